@@ -1,0 +1,9 @@
+import os
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+# Quiet TensorFlow's C++ start-up logs in test output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

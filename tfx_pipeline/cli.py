@@ -1,0 +1,51 @@
+"""`tfxgan` command line. Each package contributes its own subcommands.
+
+Subcommand modules expose ``add_commands(subparsers)``; each added parser sets
+``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an
+exit code). Heavy imports (TensorFlow, TFX) happen inside those functions, so
+``tfxgan --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules that contribute subcommands, in --help order.
+COMMAND_MODULES = (
+    "tfx_pipeline.ingest.cli",
+    "tfx_pipeline.runners.cli",
+    "serving.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfxgan", description="Train GANs with TFX and serve the generators with TF Serving.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real missing dependency, not an absent module
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
