@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 # Modules that contribute subcommands, in --help order.
 COMMAND_MODULES = (
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name != name:  # a real missing dependency, not an absent module
+            if not (err.name and name.startswith(err.name)):  # a real missing dependency
                 raise
             continue
         module.add_commands(sub)
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # google-api-core warns on every start that Python 3.10 is old; TFX 1.16 needs 3.10.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="google.api_core")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

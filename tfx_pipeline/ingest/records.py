@@ -1,0 +1,93 @@
+"""Records and their tf.Example form (the contract in trainer/features.py)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Mapping
+
+import numpy as np
+
+from trainer import features as F
+from tfx_pipeline.ingest.decode import Decoded
+
+
+@dataclasses.dataclass
+class Record:
+    id: str                          # stable id; decides the split
+    images: Mapping[str, Decoded]    # role -> decoded image
+    label: int = F.NO_LABEL
+    modality: str | None = None      # default: the first image's modality
+
+
+def split_of(record_id: str, eval_fraction: float) -> str:
+    """Deterministic split from a hash of the id (same id -> same split, always)."""
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    digest = hashlib.sha256(record_id.encode("utf-8")).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0 ** 64
+    return "eval" if u < eval_fraction else "train"
+
+
+def shard_of(record_id: str, num_shards: int) -> int:
+    digest = hashlib.sha256(b"shard:" + record_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % num_shards
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    import tensorflow as tf
+    return tf.io.encode_png(pixels).numpy()
+
+
+def to_example_bytes(record: Record) -> bytes:
+    """Serialize ``record`` as a tf.Example (lossless PNG per role)."""
+    import tensorflow as tf
+
+    def b(v):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
+
+    def i(v):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
+
+    def f(v):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
+
+    feats = {}
+    for role, img in record.images.items():
+        h, w, c = img.pixels.shape
+        feats[F.key(role, F.ENCODED)] = b(encode_png(img.pixels))
+        feats[F.key(role, F.HEIGHT)] = i(h)
+        feats[F.key(role, F.WIDTH)] = i(w)
+        feats[F.key(role, F.CHANNELS)] = i(c)
+        feats[F.key(role, F.BIT_DEPTH)] = i(img.bit_depth)
+        feats[F.key(role, F.VALUE_OFFSET)] = f(img.value_offset)
+        feats[F.key(role, F.VALUE_SCALE)] = f(img.value_scale)
+    modality = record.modality or next(iter(record.images.values())).modality
+    if modality not in F.MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; known: {F.MODALITIES}")
+    feats[F.ID] = b(record.id.encode("utf-8"))
+    feats[F.LABEL] = i(record.label)
+    feats[F.MODALITY] = b(modality.encode("utf-8"))
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+def parse_example_bytes(data: bytes) -> dict:
+    """Inverse of :func:`to_example_bytes` for tests and tools: role -> pixels, plus metadata."""
+    import tensorflow as tf
+    ex = tf.train.Example.FromString(data)
+    fmap = ex.features.feature
+    out: dict = {"id": fmap[F.ID].bytes_list.value[0].decode(),
+                 "label": fmap[F.LABEL].int64_list.value[0],
+                 "modality": fmap[F.MODALITY].bytes_list.value[0].decode(), "images": {}}
+    for role in (*F.UNPAIRED_ROLES, *F.PAIRED_ROLES):
+        k = F.key(role, F.ENCODED)
+        if k not in fmap:
+            continue
+        depth = fmap[F.key(role, F.BIT_DEPTH)].int64_list.value[0]
+        dtype = tf.uint16 if depth == 16 else tf.uint8
+        pixels = tf.io.decode_png(fmap[k].bytes_list.value[0], dtype=dtype).numpy()
+        out["images"][role] = Decoded(
+            pixels,
+            value_offset=fmap[F.key(role, F.VALUE_OFFSET)].float_list.value[0],
+            value_scale=fmap[F.key(role, F.VALUE_SCALE)].float_list.value[0],
+            modality=out["modality"])
+    return out
