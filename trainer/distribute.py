@@ -1,0 +1,119 @@
+"""Choosing a ``tf.distribute`` strategy, and the per-replica helpers the GANs use.
+
+Every GAN computes its losses so that training on N replicas is the same
+computation as training on one device with the same global batch:
+
+* per-example losses are summed and divided by the **global** batch size
+  (:func:`global_batch_mean`), and the optimisers sum gradients over replicas;
+* statistics that couple examples (the batch means of RaGAN) are all-reduced
+  (:func:`cross_replica_mean`);
+* random draws (noise, interpolation weights, masks, dropout) are made for the
+  whole global batch from a stateless seed and each replica keeps its own
+  slice (:func:`replica_slice`), so the draw for example *i* does not depend
+  on how many replicas there are.
+
+The slicing assumes the global batch is split evenly, as Mirrored and
+MultiWorkerMirrored strategies do for full batches; on an uneven final batch
+the draws are still valid random numbers, only not bit-identical to one device.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+ONE_DEVICE = "one_device"
+MIRRORED = "mirrored"
+MULTI_WORKER = "multi_worker"
+STRATEGIES = ("default", ONE_DEVICE, MIRRORED, MULTI_WORKER)
+
+
+def get_strategy(name: str = MIRRORED) -> tf.distribute.Strategy:
+    """The strategy named ``name``.
+
+    * ``"default"`` / ``"one_device"``: one device (the first GPU, else the CPU);
+    * ``"mirrored"``: ``MirroredStrategy`` over all local devices (the default);
+    * ``"multi_worker"``: ``MultiWorkerMirroredStrategy`` configured from the
+      ``TF_CONFIG`` environment variable, which must be set.
+    """
+    if name in ("default", ONE_DEVICE):
+        gpus = tf.config.list_logical_devices("GPU")
+        device = gpus[0].name if gpus else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == MIRRORED:
+        return tf.distribute.MirroredStrategy()
+    if name == MULTI_WORKER:
+        raw = os.environ.get("TF_CONFIG")
+        if not raw:
+            raise ValueError(
+                "strategy 'multi_worker' needs TF_CONFIG, e.g. "
+                '{"cluster": {"worker": ["host0:port", "host1:port"]}, '
+                '"task": {"type": "worker", "index": 0}}; TF_CONFIG is not set')
+        try:
+            config = json.loads(raw)
+            config["cluster"]["worker"], config["task"]["index"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"TF_CONFIG is not a valid cluster spec ({err}): {raw!r}") from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+
+
+def _replica_context():
+    """(replica id, number of replicas); (0, 1) outside any replica context."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:
+        return 0, 1
+    return ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
+
+
+def num_replicas() -> int:
+    return _replica_context()[1]
+
+
+def global_batch_mean(per_example: tf.Tensor) -> tf.Tensor:
+    """Sum of ``per_example`` [B] over this replica divided by the global batch.
+
+    Summed over replicas (as the optimisers sum gradients) this is the mean
+    over the global batch, whatever the number of replicas.
+    """
+    return tf.nn.compute_average_loss(per_example)
+
+
+def cross_replica_mean(x: tf.Tensor) -> tf.Tensor:
+    """Mean of all elements of ``x`` over every replica's batch (differentiable)."""
+    x = tf.cast(x, tf.float32)
+    total = tf.reduce_sum(x)
+    count = tf.cast(tf.size(x), tf.float32)
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+    return total / count
+
+
+def replica_slice(draw, local_batch):
+    """This replica's rows of a global-batch random draw.
+
+    ``draw(global_batch)`` must return a tensor (or a structure of tensors)
+    whose first dimension is ``global_batch``; the rows
+    ``[replica_id * local_batch, (replica_id + 1) * local_batch)`` are kept.
+    """
+    replica_id, n = _replica_context()
+    local_batch = tf.cast(local_batch, tf.int32)
+    global_batch = local_batch * n
+    start = tf.cast(replica_id, tf.int32) * local_batch
+    return tf.nest.map_structure(lambda t: t[start:start + local_batch], draw(global_batch))
+
+
+def step_seed(seed: int, step, salt: int) -> tf.Tensor:
+    """A stateless-op seed [2] int32 from a fixed ``seed``, a step counter and a salt.
+
+    Different ``salt`` values give independent streams within one step (for
+    example the noise and the gradient-penalty interpolation).
+    """
+    step = tf.cast(step, tf.int64)
+    mixed = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(salt, tf.int64)
+    return tf.cast(tf.stack([mixed % 2_147_483_647, step % 2_147_483_647]), tf.int32)

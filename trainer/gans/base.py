@@ -1,0 +1,125 @@
+"""What every GAN objective shares: input validation, metric trackers, seeds."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import keras
+import tensorflow as tf
+
+from trainer import distribute
+
+
+def check_fields(hp, *, positive=(), non_negative=(), probabilities=()) -> None:
+    """Raise ValueError naming the field and value of any out-of-range hyper-parameter."""
+    for name in positive:
+        value = getattr(hp, name)
+        if not value > 0:
+            raise ValueError(f"{type(hp).__module__}.HParams.{name} must be > 0, received {value!r}")
+    for name in non_negative:
+        value = getattr(hp, name)
+        if not value >= 0:
+            raise ValueError(f"{type(hp).__module__}.HParams.{name} must be >= 0, received {value!r}")
+    for name in probabilities:
+        value = getattr(hp, name)
+        if not 0 <= value < 1:
+            raise ValueError(f"{type(hp).__module__}.HParams.{name} must be in [0, 1), received {value!r}")
+
+
+def adam(learning_rate, beta_1: float = 0.9, beta_2: float = 0.999, name: str = "adam"):
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
+
+
+class GanModel(keras.Model):
+    """Base of the GAN objectives.
+
+    Subclasses set ``LOSS_NAMES`` (the metrics ``train_step`` reports), build
+    their networks in ``__init__`` and implement ``train_step``. Losses are
+    reported through ``keras.metrics.Mean`` trackers weighted by the local
+    batch size, so the value Keras aggregates over replicas is the mean over
+    the global batch.
+    """
+
+    LOSS_NAMES: tuple[str, ...] = ()
+
+    def __init__(self, hparams, input_shapes: Mapping[str, tuple[int, int, int]],
+                 loss_names: tuple[str, ...] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.hparams = hparams
+        self.input_shapes = dict(input_shapes)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in (loss_names or self.LOSS_NAMES)}
+        # Step counter for the stateless random draws (noise, α, masks).
+        self.rng_step = self.add_weight(name="rng_step", shape=(), dtype="int64",
+                                        initializer="zeros", trainable=False,
+                                        aggregation="only_first_replica")
+
+    # ------------------------------------------------------------ Keras API
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def _compile_base(self, **kwargs):
+        kwargs.setdefault("jit_compile", False)
+        super().compile(optimizer=None, **kwargs)
+
+    def _build_optimizer(self, optimizer, variables):
+        with self.distribute_strategy.scope():
+            optimizer.build(variables)
+        return optimizer
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def get_config(self):
+        return {"hparams": dataclasses.asdict(self.hparams)}
+
+    # --------------------------------------------------------- the batches
+    def unpack(self, data) -> dict[str, tf.Tensor]:
+        """The batch dict, validated against ``input_shapes``.
+
+        Raises ValueError naming the role and the expected and received
+        shapes (or dtype) when a batch does not fit.
+        """
+        if isinstance(data, (tuple, list)) and len(data) >= 1 and isinstance(data[0], Mapping):
+            data = data[0]
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{self.name} expects a dict keyed by {sorted(self.input_shapes)}, "
+                             f"received {type(data).__name__}")
+        missing = sorted(set(self.input_shapes) - set(data))
+        if missing:
+            raise ValueError(f"{self.name} batch is missing {missing}; received keys {sorted(data)}")
+        batch = {}
+        for role, shape in self.input_shapes.items():
+            t = data[role]
+            if t.dtype != tf.float32:
+                raise ValueError(f"{self.name}: {role!r} must be float32 in [-1, 1], "
+                                 f"received dtype {t.dtype.name}")
+            expected = tf.TensorShape([None, *shape])
+            if not t.shape.is_compatible_with(expected):
+                raise ValueError(f"{self.name}: {role!r} expected shape [B, H, W, C] = "
+                                 f"{expected.as_list()}, received {t.shape.as_list()}")
+            batch[role] = tf.ensure_shape(t, expected)
+        return batch
+
+    def seed(self, salt: int) -> tf.Tensor:
+        """Stateless seed [2] for this step and purpose ``salt``."""
+        return distribute.step_seed(self.hparams.seed, self.rng_step.value, salt)
+
+    def generator_inputs(self, batch) -> object:
+        """What ``self.generator`` is called with for a (validated) batch dict."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- metrics
+    def record(self, terms: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Update the trackers with per-example losses [B]; return the results."""
+        for name, per_example in terms.items():
+            per_example = tf.cast(per_example, tf.float32)
+            n = tf.cast(tf.size(per_example), tf.float32)
+            self._trackers[name].update_state(tf.reduce_mean(per_example), sample_weight=n)
+        self.rng_step.assign_add(1)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @staticmethod
+    def apply(optimizer, tape, loss, variables):
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))

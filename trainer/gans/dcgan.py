@@ -1,0 +1,47 @@
+"""DCGAN on digits, seed 004 (Radford et al. 2015): the convolutional form of vanilla_gan.
+
+Generator call: ``generator(z [B, latent_dim]) -> [B, 28, 28, 1]``, with
+``z = noise_from_seeds(seeds [B] int64, hparams.latent_dim)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from trainer.gans.base import check_fields
+from trainer.gans.unconditional import UnconditionalGan, input_shapes, noise_from_seeds
+from trainer.models.dcgan import dcgan_discriminator, dcgan_generator
+
+__all__ = ["HParams", "build", "input_shapes", "noise_from_seeds"]
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    image_size: int = 28           # H = W of the images (multiple of 4)
+    channels: int = 1              # image channels
+    latent_dim: int = 100          # size of the noise vector z
+    base_filters: int = 64         # width: filters of the last generator / first discriminator conv
+    dropout_rate: float = 0.3      # discriminator dropout
+    batch_size: int = 256          # global batch size
+    g_learning_rate: float = 2e-4  # generator Adam learning rate
+    d_learning_rate: float = 2e-4  # discriminator RMSprop learning rate
+    real_label: float = 0.9        # one-sided label smoothing target for real images
+    seed: int = 0                  # seed of the noise and dropout draws
+
+    def __post_init__(self):
+        check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
+                                     "batch_size", "g_learning_rate", "d_learning_rate",
+                                     "real_label"),
+                     probabilities=("dropout_rate",))
+
+
+def build(hparams: HParams | None = None) -> UnconditionalGan:
+    """The compiled GAN; build it inside ``strategy.scope()`` to distribute it."""
+    hp = hparams or HParams()
+    model = UnconditionalGan(
+        hp,
+        dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters),
+        dcgan_discriminator(hp.image_size, hp.channels, hp.base_filters, hp.dropout_rate,
+                            seed=hp.seed),
+        name="dcgan")
+    model.compile()
+    return model

@@ -1,0 +1,160 @@
+"""Partial-convolution U-Net inpainting with a RaGAN discriminator (seed 002).
+
+Generator call: ``generator([masked_image [B, S, S, C], mask [B, S, S, 1 or C]])
+-> prediction [B, S, S, C]`` with mask 1 = known, 0 = hole. The completed image
+is :func:`composite` (prediction in the holes, the input elsewhere).
+Masks are drawn inside ``train_step`` (:mod:`trainer.masks`, seeded); use
+``trainer.masks.fixed_masks`` for evaluation.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from trainer import distribute, features as F, losses, masks, perceptual
+from trainer.gans.base import GanModel, adam, check_fields
+from trainer.models.patchgan import patchgan
+from trainer.models.pconv_unet import pconv_unet
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    image_size: int = 512                  # H = W of the images (power of two >= 32)
+    channels: int = 3                      # image channels
+    base_filters: int = 64                 # width: first PConv layer's filters (and the discriminator's)
+    d_num_down: int = 3                    # stride-2 blocks of the PatchGAN discriminator
+    batch_size: int = 16                   # global batch size
+    g_learning_rate: float = 1e-4          # generator Adam learning rate
+    d_learning_rate: float = 1e-4          # discriminator Adam learning rate
+    beta_1: float = 0.9                    # Adam β1
+    beta_2: float = 0.999                  # Adam β2
+    lambda_pixel: float = 1.0              # weight of the pixel L1 loss
+    lambda_content: float = 1.0            # weight of the perceptual (VGG19) loss
+    lambda_adv: float = 0.01               # weight of the RaGAN adversarial loss
+    perceptual_layers: tuple = ("block1_pool", "block2_pool", "block3_pool")  # VGG19 layers (Liu et al.: pool1-3)
+    perceptual_weights: str = "imagenet"   # "imagenet", a path to the notop .h5, or "random" (test stand-in)
+    mask_type: str = "irregular"           # "irregular" strokes or "rectangle"
+    max_masks: int = 3                     # at most this many shapes per mask
+    max_size_ratio: float = 0.3            # each shape at most this fraction of the side
+    max_thickness: int = 20                # stroke thickness bound, pixels
+    seed: int = 0                          # seed of the masks (and the random VGG stand-in)
+
+    def __post_init__(self):
+        check_fields(self, positive=("image_size", "channels", "base_filters", "d_num_down",
+                                     "batch_size", "g_learning_rate", "d_learning_rate"),
+                     non_negative=("lambda_pixel", "lambda_content", "lambda_adv"),
+                     probabilities=("beta_1", "beta_2"))
+        masks.validate_mask_args(self.mask_type, self.max_masks, self.max_size_ratio,
+                                 self.max_thickness)
+        object.__setattr__(self, "perceptual_layers", tuple(self.perceptual_layers))
+
+
+def input_shapes(hp: HParams) -> dict[str, tuple[int, int, int]]:
+    return {F.IMAGE: (hp.image_size, hp.image_size, hp.channels)}
+
+
+def composite(prediction: tf.Tensor, image: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """The completed image: ``mask·image + (1 - mask)·prediction`` [B, S, S, C]."""
+    mask = tf.cast(mask, prediction.dtype)
+    return mask * image + (1.0 - mask) * prediction
+
+
+class PConvInpainting(GanModel):
+    """PConvUNet generator + PatchGAN discriminator.
+
+    Discriminator: RaGAN on real images vs completed images.
+    Generator: λ_pixel·|y - ŷ| + λ_content·Σ_l |φ_l(ŷ) - φ_l(y)| + λ_adv·RaGAN_G,
+    with ŷ the raw prediction and φ_l VGG19 pool1-3 features.
+    """
+
+    LOSS_NAMES = ("d_loss", "g_loss", "content_loss", "adv_loss", "pixel_loss")
+
+    def __init__(self, hparams: HParams, **kwargs):
+        super().__init__(hparams, input_shapes(hparams), name="pconv_inpainting", **kwargs)
+        hp = hparams
+        shape = (hp.image_size, hp.image_size, hp.channels)
+        self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters)
+        self.discriminator = patchgan([shape], hp.base_filters, norm="none",
+                                      num_down=hp.d_num_down, name="patchgan_discriminator")
+        self.vgg = perceptual.vgg19_features(hp.perceptual_layers, hp.perceptual_weights,
+                                             channels=hp.channels, seed=hp.seed)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, lambda_pixel=None, lambda_content=None,
+                lambda_adv=None, **kwargs):
+        hp = self.hparams
+        self._compile_base(**kwargs)
+        self.d_optimizer = self._build_optimizer(
+            d_optimizer or adam(hp.d_learning_rate, hp.beta_1, hp.beta_2, "d_adam"),
+            self.discriminator.trainable_variables)
+        self.g_optimizer = self._build_optimizer(
+            g_optimizer or adam(hp.g_learning_rate, hp.beta_1, hp.beta_2, "g_adam"),
+            self.generator.trainable_variables)
+        self.lambda_pixel = hp.lambda_pixel if lambda_pixel is None else float(lambda_pixel)
+        self.lambda_content = hp.lambda_content if lambda_content is None else float(lambda_content)
+        self.lambda_adv = hp.lambda_adv if lambda_adv is None else float(lambda_adv)
+
+    def masks_for(self, local_batch) -> tf.Tensor:
+        """This replica's masks [B, S, S, 1] for the current step."""
+        hp = self.hparams
+        params = distribute.replica_slice(
+            lambda g: masks.draw_mask_params(g, self.seed(salt=0), hp.max_masks,
+                                             hp.max_size_ratio, hp.max_thickness),
+            local_batch)
+        return masks.rasterize_masks(params, hp.image_size, hp.image_size, hp.mask_type,
+                                     hp.max_size_ratio)
+
+    def generator_inputs(self, batch):
+        image = batch[F.IMAGE]
+        hp = self.hparams
+        mask = masks.fixed_masks(tf.shape(image)[0], hp.image_size, seed=hp.seed,
+                                 mask_type=hp.mask_type, max_masks=hp.max_masks,
+                                 max_size_ratio=hp.max_size_ratio, max_thickness=hp.max_thickness)
+        return [image * mask, mask]
+
+    def _ragan_means(self, real_logits, fake_logits):
+        return (distribute.cross_replica_mean(real_logits),
+                distribute.cross_replica_mean(fake_logits))
+
+    def train_step(self, data):
+        # 1. Validate the images y [B, S, S, C]; draw this step's masks M.
+        # 2. Discriminator: RaGAN on y vs the completed image M·y + (1-M)·G(M·y, M).
+        # 3. Generator: pixel L1 + perceptual (VGG19) + λ_adv·RaGAN; update G.
+        # 4. Report d_loss, g_loss and the three generator terms (unweighted).
+        image = self.unpack(data)[F.IMAGE]
+        mask = self.masks_for(tf.shape(image)[0])                             # [B, S, S, 1]
+        masked = image * mask
+        prediction = self.generator([masked, mask], training=True)
+        completed = composite(prediction, image, mask)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(image, training=True)
+            fake_logits = self.discriminator(completed, training=True)
+            real_mean, fake_mean = self._ragan_means(real_logits, fake_logits)
+            d_loss = losses.relativistic_average_discriminator_loss(
+                real_logits, fake_logits, real_mean, fake_mean)
+            d_scaled = distribute.global_batch_mean(d_loss)
+        self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
+
+        with tf.GradientTape() as tape:
+            prediction = self.generator([masked, mask], training=True)
+            completed = composite(prediction, image, mask)
+            real_logits = self.discriminator(image, training=True)
+            fake_logits = self.discriminator(completed, training=True)
+            real_mean, fake_mean = self._ragan_means(real_logits, fake_logits)
+            adv = losses.relativistic_average_generator_loss(
+                real_logits, fake_logits, real_mean, fake_mean)
+            pixel = losses.l1_loss(image, prediction)
+            content = losses.perceptual_loss(self.vgg(prediction), self.vgg(image), distance="l1")
+            g_loss = (self.lambda_pixel * pixel + self.lambda_content * content
+                      + self.lambda_adv * adv)                                # [B]
+            g_scaled = distribute.global_batch_mean(g_loss)
+        self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        return self.record({"d_loss": d_loss, "g_loss": g_loss, "content_loss": content,
+                            "adv_loss": adv, "pixel_loss": pixel})
+
+
+def build(hparams: HParams | None = None) -> PConvInpainting:
+    """The compiled GAN; build it inside ``strategy.scope()`` to distribute it."""
+    model = PConvInpainting(hparams or HParams())
+    model.compile()
+    return model

@@ -1,0 +1,130 @@
+"""pix2pix with a Wasserstein critic and gradient penalty (seed 000).
+
+Paired image-to-image (low-dose → normal-dose CT): a U-Net generator and a
+conditional PatchGAN critic trained with the WGAN-GP objective plus the
+pix2pix L1 term.
+
+Generator call: ``generator(input_image [B, S, S, C]) -> [B, S, S, C]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+from trainer import distribute, features as F, losses
+from trainer.gans.base import GanModel, adam, check_fields
+from trainer.layers.normalization import NORMS
+from trainer.models.patchgan import patchgan
+from trainer.models.unet import unet_generator
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    image_size: int = 256          # H = W of input and target images (power of two >= 32)
+    channels: int = 1              # image channels (1 for CT)
+    base_filters: int = 64         # width: filters of the first U-Net and critic block
+    critic_norm: str = "layer"     # critic normalisation: "layer" (WGAN-GP paper), "none", "instance", "batch" (seed)
+    generator_norm: str = "batch"  # U-Net normalisation ("batch" as in the seed; synchronised over replicas)
+    dropout_rate: float = 0.5      # dropout on the first three U-Net decoder blocks
+    batch_size: int = 1            # global batch size
+    g_learning_rate: float = 2e-4  # generator Adam learning rate
+    d_learning_rate: float = 2e-4  # critic Adam learning rate
+    beta_1: float = 0.5            # Adam β1 of both optimisers (pix2pix)
+    beta_2: float = 0.999          # Adam β2 of both optimisers
+    lambda_gp: float = 10.0        # gradient-penalty weight λ_gp
+    lambda_l1: float = 100.0       # L1 reconstruction weight λ_l1
+    n_critic: int = 1              # critic steps per generator step (seed: 1)
+    gp_epsilon: float = 1e-12      # ε inside the gradient-norm square root (NaN-safe)
+    seed: int = 0                  # seed of dropout and the α draws
+
+    def __post_init__(self):
+        check_fields(self, positive=("image_size", "channels", "base_filters", "batch_size",
+                                     "g_learning_rate", "d_learning_rate", "n_critic"),
+                     non_negative=("lambda_gp", "lambda_l1", "gp_epsilon"),
+                     probabilities=("dropout_rate", "beta_1", "beta_2"))
+        for field in ("critic_norm", "generator_norm"):
+            if getattr(self, field) not in NORMS:
+                raise ValueError(f"HParams.{field} must be one of {NORMS}, received {getattr(self, field)!r}")
+
+
+def input_shapes(hp: HParams) -> dict[str, tuple[int, int, int]]:
+    shape = (hp.image_size, hp.image_size, hp.channels)
+    return {F.INPUT: shape, F.TARGET: shape}
+
+
+class Pix2PixWganGp(GanModel):
+    """U-Net generator + conditional PatchGAN critic, WGAN-GP + λ_l1·L1.
+
+    Critic:    L_D = D(x, G(x)) - D(x, y) + λ_gp · GP
+    Generator: L_G = -D(x, G(x)) + λ_l1 · |y - G(x)|
+    """
+
+    LOSS_NAMES = ("d_loss", "g_loss", "l1_loss", "gp")
+
+    def __init__(self, hparams: HParams, **kwargs):
+        super().__init__(hparams, input_shapes(hparams), name="pix2pix_wgan_gp", **kwargs)
+        hp = hparams
+        shape = (hp.image_size, hp.image_size, hp.channels)
+        self.generator = unet_generator(hp.image_size, hp.channels, hp.base_filters,
+                                        dropout_rate=hp.dropout_rate, seed=hp.seed,
+                                        norm=hp.generator_norm)
+        self.critic = patchgan([shape, shape], hp.base_filters, norm=hp.critic_norm,
+                               name="patchgan_critic")
+
+    def compile(self, d_optimizer=None, g_optimizer=None, lambda_gp: float | None = None,
+                lambda_l1: float | None = None, **kwargs):
+        """Optimisers default to Adam(lr, β1, β2) from the hyper-parameters."""
+        hp = self.hparams
+        self._compile_base(**kwargs)
+        self.d_optimizer = self._build_optimizer(
+            d_optimizer or adam(hp.d_learning_rate, hp.beta_1, hp.beta_2, "d_adam"),
+            self.critic.trainable_variables)
+        self.g_optimizer = self._build_optimizer(
+            g_optimizer or adam(hp.g_learning_rate, hp.beta_1, hp.beta_2, "g_adam"),
+            self.generator.trainable_variables)
+        self.lambda_gp = hp.lambda_gp if lambda_gp is None else float(lambda_gp)
+        self.lambda_l1 = hp.lambda_l1 if lambda_l1 is None else float(lambda_l1)
+
+    def generator_inputs(self, batch):
+        return batch[F.INPUT]
+
+    def train_step(self, data):
+        # 1. Validate the batch: input x and target y, [B, S, S, C] each.
+        # 2. n_critic times: critic loss D(x, G(x)) - D(x, y) + λ_gp·GP with
+        #    α ~ U[0, 1] per example; update the critic.
+        # 3. Generator loss -D(x, G(x)) + λ_l1·|y - G(x)|; update the generator.
+        # 4. Report d_loss, g_loss, the unweighted L1 and GP.
+        batch = self.unpack(data)
+        x, y = batch[F.INPUT], batch[F.TARGET]
+        local_batch = tf.shape(x)[0]
+        critic_vars = self.critic.trainable_variables
+        for i in range(self.hparams.n_critic):
+            alpha = distribute.replica_slice(
+                lambda g, i=i: losses.interpolation_weights(g, self.seed(salt=i)), local_batch)
+            fake = self.generator(x, training=True)
+            with tf.GradientTape() as tape:
+                real_logits = self.critic([x, y], training=True)
+                fake_logits = self.critic([x, fake], training=True)
+                wasserstein = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
+                gp = losses.gradient_penalty(lambda im: self.critic([x, im], training=True),
+                                             y, fake, alpha, epsilon=self.hparams.gp_epsilon)
+                d_loss = wasserstein + self.lambda_gp * gp                      # [B]
+                d_scaled = distribute.global_batch_mean(d_loss)
+            self.apply(self.d_optimizer, tape, d_scaled, critic_vars)
+
+        with tf.GradientTape() as tape:
+            fake = self.generator(x, training=True)
+            fake_logits = self.critic([x, fake], training=True)
+            l1 = losses.l1_loss(y, fake)
+            g_loss = losses.wasserstein_generator_loss(fake_logits) + self.lambda_l1 * l1  # [B]
+            g_scaled = distribute.global_batch_mean(g_loss)
+        self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        return self.record({"d_loss": d_loss, "g_loss": g_loss, "l1_loss": l1, "gp": gp})
+
+
+def build(hparams: HParams | None = None) -> Pix2PixWganGp:
+    """The compiled GAN; build it inside ``strategy.scope()`` to distribute it."""
+    model = Pix2PixWganGp(hparams or HParams())
+    model.compile()
+    return model

@@ -1,0 +1,94 @@
+"""The unconditional minimax GAN shared by ``vanilla_gan`` and ``dcgan`` (seeds 001, 004).
+
+Generator call: ``generator(z [B, latent_dim]) -> [B, S, S, C]``; serving makes
+``z`` with :func:`noise_from_seeds` so one int64 seed gives one image.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from trainer import distribute, features as F, losses
+from trainer.gans.base import GanModel
+
+
+def noise_from_seeds(seeds, latent_dim: int) -> tf.Tensor:
+    """z [B, latent_dim] ~ N(0, 1), a deterministic function of each int64 seed [B]."""
+    seeds = tf.cast(tf.convert_to_tensor(seeds), tf.int64)
+    if seeds.shape.rank != 1:
+        raise ValueError(f"seeds must be a vector [B], received shape {seeds.shape.as_list()}")
+    return tf.map_fn(
+        lambda s: tf.random.stateless_normal([latent_dim], seed=tf.stack([s, tf.constant(0, tf.int64)])),
+        seeds, fn_output_signature=tf.float32)
+
+
+def input_shapes(hp) -> dict[str, tuple[int, int, int]]:
+    return {F.IMAGE: (hp.image_size, hp.image_size, hp.channels)}
+
+
+class UnconditionalGan(GanModel):
+    """Noise → image generator against a real/fake discriminator (logits).
+
+    Discriminator: L_D = BCE(D(x), 0.9) + BCE(D(G(z)), 0)  (one-sided smoothing)
+    Generator:     L_G = BCE(D(G(z)), 1)                    (non-saturating)
+    Updates alternate: the discriminator first, then the generator on fresh noise.
+    """
+
+    LOSS_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(self, hparams, generator: keras.Model, discriminator: keras.Model, name: str,
+                 **kwargs):
+        super().__init__(hparams, input_shapes(hparams), name=name, **kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+
+    def compile(self, d_optimizer=None, g_optimizer=None, real_label: float | None = None,
+                **kwargs):
+        """Defaults (seed 001): generator Adam(lr), discriminator RMSprop(lr)."""
+        hp = self.hparams
+        self._compile_base(**kwargs)
+        self.d_optimizer = self._build_optimizer(
+            d_optimizer or keras.optimizers.RMSprop(hp.d_learning_rate, name="d_rmsprop"),
+            self.discriminator.trainable_variables)
+        self.g_optimizer = self._build_optimizer(
+            g_optimizer or keras.optimizers.Adam(hp.g_learning_rate, name="g_adam"),
+            self.generator.trainable_variables)
+        self.real_label = hp.real_label if real_label is None else float(real_label)
+
+    def noise(self, local_batch, salt: int) -> tf.Tensor:
+        """This replica's rows of the step's global-batch noise [B, latent_dim]."""
+        seed = self.seed(salt)
+        return distribute.replica_slice(
+            lambda g: tf.random.stateless_normal([g, self.hparams.latent_dim], seed=seed),
+            local_batch)
+
+    def generator_inputs(self, batch):
+        n = tf.shape(batch[F.IMAGE])[0]
+        return noise_from_seeds(tf.range(n, dtype=tf.int64), self.hparams.latent_dim)
+
+    def train_step(self, data):
+        # 1. Validate the batch of real images [B, S, S, C].
+        # 2. Discriminator: real labelled 0.9, G(z) labelled 0; update D.
+        # 3. Generator on fresh noise, non-saturating loss; update G.
+        # 4. Report d_loss, g_loss and the mean real/fake probabilities.
+        real = self.unpack(data)[F.IMAGE]
+        local_batch = tf.shape(real)[0]
+        fake = self.generator(self.noise(local_batch, salt=0), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits, self.real_label)
+            d_scaled = distribute.global_batch_mean(d_loss)
+        self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
+
+        with tf.GradientTape() as tape:
+            fake = self.generator(self.noise(local_batch, salt=1), training=True)
+            g_logits = self.discriminator(fake, training=True)
+            g_loss = losses.minimax_generator_loss(g_logits)
+            g_scaled = distribute.global_batch_mean(g_loss)
+        self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        return self.record({
+            "d_loss": d_loss, "g_loss": g_loss,
+            "d_real": tf.sigmoid(tf.reshape(real_logits, [-1])),
+            "d_fake": tf.sigmoid(tf.reshape(fake_logits, [-1])),
+        })

@@ -1,0 +1,6 @@
+"""Custom Keras layers shared by the networks."""
+from trainer.layers.normalization import make_norm
+from trainer.layers.partial_conv2d import PartialConv2D
+from trainer.layers.replica_dropout import ReplicaDropout
+
+__all__ = ["PartialConv2D", "ReplicaDropout", "make_norm"]

@@ -1,0 +1,114 @@
+"""Partial convolution (Liu et al. 2018), the building block of PConvUNet."""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="trainer")
+class PartialConv2D(keras.layers.Layer):
+    """2-D partial convolution with mask update.
+
+    Liu et al. 2018, "Image Inpainting for Irregular Holes Using Partial
+    Convolutions", https://arxiv.org/abs/1804.07723, eq. (1)-(2). For each
+    window with input X, mask M (1 = valid) and weights W::
+
+        x' = Wᵀ(X ⊙ M) · sum(1) / sum(M) + b    if sum(M) > 0
+        x' = 0                                    otherwise
+        m' = 1 if sum(M) > 0 else 0
+
+    ``sum(1)`` counts the window's elements (k_h·k_w·C_in) and ``sum(M)`` the
+    valid ones. The mask may have one channel (shared by all input channels)
+    or C_in channels. The zero padding of ``padding="same"`` counts as valid,
+    so with an all-ones mask the layer equals ``Conv2D`` with the same weights.
+
+    Call with ``[x [B, H, W, C_in], mask [B, H, W, 1 or C_in]]``; returns
+    ``[y [B, H', W', filters], new_mask [B, H', W', 1]]``.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, padding: str = "same",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same' or 'valid', received {padding!r}")
+        if filters < 1 or kernel_size < 1 or strides < 1:
+            raise ValueError(f"filters, kernel_size and strides must be >= 1, received "
+                             f"{filters}, {kernel_size}, {strides}")
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        x_shape, m_shape = input_shape
+        c_in = x_shape[-1]
+        if c_in is None:
+            raise ValueError(f"PartialConv2D needs a known channel count, received input shape {x_shape}")
+        if m_shape[-1] not in (None, 1, c_in):
+            raise ValueError(f"mask must have 1 or {c_in} channels, received mask shape {m_shape}")
+        k = self.kernel_size
+        self.kernel = self.add_weight(name="kernel", shape=(k, k, c_in, self.filters),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+                     if self.use_bias else None)
+        self._c_in = c_in
+
+    def _pad(self, t, size, value):
+        """Explicit TF 'SAME' padding so mask and image are padded differently."""
+        if self.padding == "valid":
+            return t
+        k, s = self.kernel_size, self.strides
+        pads = []
+        for n in size:
+            out = math.ceil(n / s)
+            total = max((out - 1) * s + k - n, 0)
+            pads.append((total // 2, total - total // 2))
+        return ops.pad(t, [(0, 0), pads[0], pads[1], (0, 0)], constant_values=value)
+
+    def call(self, inputs):
+        x, mask = inputs
+        size = (x.shape[1], x.shape[2])
+        if None in size:
+            raise ValueError(f"PartialConv2D needs static spatial sizes, received {x.shape}")
+        mask = ops.cast(mask, "float32")  # counts stay exact under mixed precision
+        mask_channels = mask.shape[-1]
+        # Count of valid elements per window: a one-channel mask stands for
+        # C_in identical channels.
+        valid = ops.sum(mask, axis=-1, keepdims=True)  # [B, H, W, 1]
+        if mask_channels == 1:
+            valid = valid * self._c_in
+        ones = ops.ones((self.kernel_size, self.kernel_size, 1, 1), dtype="float32")
+        valid_sum = ops.conv(self._pad(valid, size, float(self._c_in)), ones,
+                             strides=self.strides, padding="valid")  # [B, H', W', 1]
+        window = float(self.kernel_size * self.kernel_size * self._c_in)
+        new_mask = ops.clip(valid_sum, 0.0, 1.0)
+        ratio = window / ops.maximum(valid_sum, 1e-8) * new_mask  # 0 where no valid input
+        y = ops.conv(self._pad(x * ops.cast(mask, x.dtype), size, 0.0),
+                     ops.cast(self.kernel, x.dtype),
+                     strides=self.strides, padding="valid")  # [B, H', W', filters]
+        y = y * ops.cast(ratio, x.dtype)
+        if self.bias is not None:
+            y = y + ops.cast(self.bias, x.dtype)
+        return [y * ops.cast(new_mask, x.dtype), new_mask]
+
+    def compute_output_shape(self, input_shape):
+        x_shape = input_shape[0]
+        def out(n):
+            if n is None:
+                return None
+            if self.padding == "same":
+                return math.ceil(n / self.strides)
+            return (n - self.kernel_size) // self.strides + 1
+        h, w = out(x_shape[1]), out(x_shape[2])
+        return [(x_shape[0], h, w, self.filters), (x_shape[0], h, w, 1)]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      padding=self.padding, use_bias=self.use_bias,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config

@@ -1,0 +1,63 @@
+"""The two generators of SRResCycGAN (seed 003): G_HR (LR → HR) and G_LR (HR → LR)."""
+from __future__ import annotations
+
+import keras
+
+from trainer.models.common import check_positive, log2_size
+
+
+def _residual_block(x, filters: int, name: str):
+    """x + Conv3(ReLU(Conv3(x))) (EDSR-style, no normalisation)."""
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    y = keras.layers.ReLU(name=f"{name}_act")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    return keras.layers.Add(name=f"{name}_add")([x, y])
+
+
+def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_filters: int = 64,
+                    num_res_blocks: int = 5, name: str = "g_hr") -> keras.Model:
+    """G_HR: upscale first, then refine (the SRResDNet idea, Umer et al. 2020).
+
+    lr [B, s, s, C] → bilinear ×scale → u [B, S, S, C]; Conv3(b) → residual
+    blocks → Conv3(C) → r; output tanh(u + r) [B, S, S, C] with S = s·scale.
+    """
+    check_positive(lr_size=lr_size, channels=channels, scale=scale, base_filters=base_filters,
+                   num_res_blocks=num_res_blocks)
+    lr = keras.Input((lr_size, lr_size, channels), name="lr")
+    up = keras.layers.UpSampling2D(scale, interpolation="bilinear", name="upscale")(lr)  # [B, S, S, C]
+    x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(up)
+    head = x
+    for i in range(num_res_blocks):
+        x = _residual_block(x, base_filters, name=f"res{i}")
+    x = keras.layers.Add(name="body_skip")([head, x])
+    r = keras.layers.Conv2D(channels, 3, padding="same", name="tail")(x)
+    out = keras.layers.Add(name="refine")([up, r])
+    out = keras.layers.Activation("tanh", dtype="float32", name="hr")(out)
+    return keras.Model(lr, out, name=name)
+
+
+def sr_generator_lr(hr_size: int = 256, channels: int = 1, scale: int = 4, base_filters: int = 64,
+                    num_res_blocks: int = 5, name: str = "g_lr") -> keras.Model:
+    """G_LR: the learned degradation, Conv → ResNet → Conv with downsampling.
+
+    hr [B, S, S, C] → Conv3(b) → residual blocks → log2(scale) × (Conv3(b,
+    s2) → LeakyReLU(0.2)) → Conv3(C) → r; output tanh(avgpool_scale(hr) + r)
+    [B, S/scale, S/scale, C]. ``scale`` must be a power of two.
+    """
+    check_positive(hr_size=hr_size, channels=channels, base_filters=base_filters,
+                   num_res_blocks=num_res_blocks)
+    steps = log2_size(scale, "sr_generator_lr scale", 2)
+    if hr_size % scale:
+        raise ValueError(f"hr_size must be a multiple of scale, received {hr_size} and {scale}")
+    hr = keras.Input((hr_size, hr_size, channels), name="hr")
+    x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(hr)
+    for i in range(num_res_blocks):
+        x = _residual_block(x, base_filters, name=f"res{i}")
+    for i in range(steps):
+        x = keras.layers.Conv2D(base_filters, 3, strides=2, padding="same", name=f"down{i}")(x)
+        x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_act")(x)
+    r = keras.layers.Conv2D(channels, 3, padding="same", name="tail")(x)
+    pooled = keras.layers.AveragePooling2D(scale, name="downscale")(hr)  # [B, S/scale, S/scale, C]
+    out = keras.layers.Add(name="refine")([pooled, r])
+    out = keras.layers.Activation("tanh", dtype="float32", name="lr")(out)
+    return keras.Model(hr, out, name=name)
