@@ -67,7 +67,8 @@ def to_example_bytes(record: Record) -> bytes:
     feats[F.ID] = b(record.id.encode("utf-8"))
     feats[F.LABEL] = i(record.label)
     feats[F.MODALITY] = b(modality.encode("utf-8"))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feats))
+    return example.SerializeToString(deterministic=True)  # stable map order -> stable bytes
 
 
 def parse_example_bytes(data: bytes) -> dict:

@@ -1,0 +1,107 @@
+"""The pipeline image's Dockerfile: pinned base, the lock file, a numeric non-root user
+matching the manifests, and a build context that carries what it copies."""
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+# Instructions with line continuations joined, comments dropped.
+INSTRUCTIONS = [
+    line.strip() for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
+    if line.strip() and not line.lstrip().startswith("#")]
+
+
+def instructions(keyword: str) -> list[str]:
+    return [i[len(keyword):].strip() for i in INSTRUCTIONS if i.split()[0].upper() == keyword]
+
+
+def arg_default(name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in instructions("ARG") if a.startswith(name + "=")]
+    return value
+
+
+def test_base_image_is_an_exact_python_310_slim_release():
+    image = arg_default("PYTHON_IMAGE")
+    assert re.fullmatch(r"python:3\.10\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
+    assert instructions("FROM") == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
+    assert ">=3.10,<3.11" in (ROOT / "setup.py").read_text()
+
+
+def test_uv_version_matches_quickstart():
+    quickstart = (ROOT / "scripts/quickstart.sh").read_text()
+    assert arg_default("UV_VERSION") == re.search(r"^UV_VERSION=(\S+)", quickstart, re.M).group(1)
+
+
+def test_installs_the_lock_file_then_the_project_without_deps():
+    runs = instructions("RUN")
+    copies = instructions("COPY")
+    assert "requirements/lock-py310-linux.txt /tmp/lock-py310-linux.txt" in copies
+    lock_install = [i for i, r in enumerate(runs) if "uv pip install" in r
+                    and "-r /tmp/lock-py310-linux.txt" in r]
+    project_install = [i for i, r in enumerate(runs) if "uv pip install" in r
+                       and "--no-deps /src" in r]
+    assert len(lock_install) == len(project_install) == 1
+    assert lock_install[0] < project_install[0]
+    # nothing else is pip-installed: uv itself, the lock, the project
+    assert len([r for r in runs if "pip install" in r]) == 3
+
+
+def test_runs_as_the_numeric_user_of_the_pipeline_pods(vm, rendered):
+    (user,) = instructions("USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and int(uid) > 0 and gid.isdigit()
+    assert instructions("ENTRYPOINT") == ['["tfxgan"]']
+    assert "tfxgan=tfx_pipeline.cli:main" in (ROOT / "setup.py").read_text()
+    for overlay in ("overlays/dev", "overlays/prod"):
+        for obj in rendered(overlay):
+            template = vm.pod_template(obj)
+            if template and any("pipeline" in c["image"] for c in template["spec"]["containers"]):
+                sc = template["spec"]["securityContext"]
+                assert (sc["runAsUser"], sc["runAsGroup"]) == (int(uid), int(gid)), obj["kind"]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last matching pattern (on the path or a parent) wins."""
+    parts = path.split("/")
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pat = pattern.lstrip("!").rstrip("/")
+        if any(fnmatch.fnmatch("/".join(parts[:i]), pat) for i in range(1, len(parts) + 1)):
+            ignored = not negate
+    return ignored
+
+
+@pytest.fixture(scope="module")
+def dockerignore():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_build_context_has_what_is_copied_and_not_the_venv(dockerignore):
+    sources = []
+    for copy in instructions("COPY"):
+        if copy.startswith("--from"):
+            continue
+        sources += copy.split()[:-1]
+    assert sources
+    for src in sources:
+        # setup.py reads README.md, so the project cannot install without it either
+        assert (ROOT / src).exists() or src == "README.md", src
+        assert not _ignored(src, dockerignore), src
+        if (ROOT / src).is_dir():
+            assert not _ignored(f"{src}/__init__.py", dockerignore), src
+    for heavy in (".venv/bin/python", ".git/HEAD", "data/x", "kubernetes/base/kustomization.yaml"):
+        assert _ignored(heavy, dockerignore), heavy
+
+
+def test_every_installed_package_is_copied():
+    packages = re.search(r'find_packages\(include=\[([^\]]*)\]', (ROOT / "setup.py").read_text())
+    tops = {p.strip(' "\'').rstrip("*") for p in packages.group(1).split(",")}
+    copied = {c.split()[0] for c in instructions("COPY") if c.startswith(tuple(tops))}
+    assert copied == tops
