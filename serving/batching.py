@@ -36,6 +36,8 @@ class Batcher:
         self._queue: collections.deque[_Task] = collections.deque()
         self._cv = threading.Condition()
         self._stopped = False
+        self.batches_run = 0  # model calls made (for tests and benchmarks)
+        self.rows_run = 0
         self._threads = [threading.Thread(target=self._work, daemon=True,
                                           name=f"batch-{version.name}-{version.version}-{i}")
                          for i in range(params.num_batch_threads)]
@@ -106,6 +108,9 @@ class Batcher:
             try:
                 merged = {k: np.concatenate([t.inputs[k] for t in live]) for k in live[0].inputs}
                 out = self._version.run_unbatched(self._sig, merged)
+                with self._cv:
+                    self.batches_run += 1
+                    self.rows_run += sum(t.size for t in live)
                 start = 0
                 for t in live:
                     t.result = {k: v[start:start + t.size] for k, v in out.items()}

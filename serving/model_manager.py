@@ -205,6 +205,10 @@ class LoadedVersion:
                    and i.tensor_shape.dim[0].size == -1 for i in sig.inputs.values()):
                 self._batchers[sig_name] = make_batcher(self, sig_name)
 
+    def batcher(self, signature_name: str):
+        """The signature's batcher, or None when batching is off."""
+        return self._batchers.get(signature_name)
+
     def close(self) -> None:
         for b in self._batchers.values():
             b.stop()

@@ -29,7 +29,10 @@ def dtype_enum(array: np.ndarray) -> int:
 
 
 def dtype_name(enum: int) -> str:
-    return _tf().dtypes.as_dtype(enum).name
+    """TF's own type name (``DataTypeString``): float, double, int64, string, ..."""
+    from tensorflow.core.framework import types_pb2
+
+    return types_pb2.DataType.Name(enum)[len("DT_"):].lower()
 
 
 def numpy_dtype(enum: int):

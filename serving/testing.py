@@ -78,8 +78,13 @@ def sample_inputs(kind: str, batch: int, size: int, channels: int = 1, seed: int
 def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = registry.PAIRED,
                         *, size: int = 8, channels: int = 1, bias: float | None = None,
                         warmup_records: int = 2, model_name: str = "model",
-                        refine_signature: bool = False, pixel_dtype: str = "uint8") -> Path:
-    """Write version ``version`` of a stand-in generator; returns the version dir."""
+                        refine_signature: bool = False, pixel_dtype: str = "uint8",
+                        warmup_inputs: list[dict] | None = None) -> Path:
+    """Write version ``version`` of a stand-in generator; returns the version dir.
+
+    The warmup file holds ``warmup_records`` one-image requests, or one request
+    per dict of ``warmup_inputs`` when given.
+    """
     import tensorflow as tf
 
     if kind not in (registry.PAIRED, registry.INPAINTING, registry.UNCONDITIONAL):
@@ -167,25 +172,28 @@ def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = 
     if tmp.exists():
         shutil.rmtree(tmp)
     tf.saved_model.save(m, str(tmp), signatures=specs)
-    if warmup_records:
-        write_warmup_requests(tmp, model_name, kind, warmup_records, size, channels)
+    if warmup_records or warmup_inputs:
+        write_warmup_requests(tmp, model_name, kind, warmup_records, size, channels,
+                              inputs=warmup_inputs)
     os.rename(tmp, final)
     return final
 
 
 def write_warmup_requests(version_dir, model_name: str, kind: str, n: int, size: int,
-                          channels: int = 1) -> Path:
+                          channels: int = 1, inputs: list[dict] | None = None) -> Path:
     """TF Serving's warmup file: ``n`` PredictionLog records of one-image predict requests."""
     import tensorflow as tf
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     path = Path(version_dir) / F.WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    if inputs is None:
+        inputs = [sample_inputs(kind, 1, size, channels, seed=i) for i in range(n)]
     with tf.io.TFRecordWriter(str(path)) as w:
-        for i in range(n):
+        for one in inputs:
             req = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(
                 name=model_name, signature_name=F.SERVING_SIGNATURE))
-            for k, v in sample_inputs(kind, 1, size, channels, seed=i).items():
+            for k, v in one.items():
                 req.inputs[k].CopyFrom(tf.make_tensor_proto(v))
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=req))
