@@ -187,6 +187,10 @@ def test_serving_port_open_only_to_labelled_clients(rendered, overlay):
     # the project's own namespace carries the namespace label
     assert get(objs, "Namespace/tfx-gan")["metadata"]["labels"][
         "tfx-gan.io/serving-clients"] == "allowed"
+    # and its labelled clients may send to the gRPC port despite default-deny egress
+    egress = get(objs, "NetworkPolicy/allow-serving-clients-egress")["spec"]
+    assert egress["podSelector"]["matchLabels"] == peer["podSelector"]["matchLabels"]
+    assert egress["egress"][0]["ports"] == [{"port": 8500, "protocol": "TCP"}]
 
 
 @pytest.mark.parametrize("breakage, expected", [
@@ -449,6 +453,16 @@ def test_job_runs_the_pipeline_with_beam_into_the_served_root(vm, rendered, over
     for key in ("MODEL_BASE_PATH", "PIPELINE_ROOT", "DATA_ROOT", "METADATA_PATH"):
         if env[key].startswith("/"):
             assert any(env[key].startswith(m + "/") or env[key] == m for m in mounts), key
+
+
+def test_dev_run_builds_demo_data_where_the_pipeline_reads(vm, rendered):
+    objs = rendered("overlays/dev")
+    spec = get(objs, "Job/pipeline-run")["spec"]["template"]["spec"]
+    (init,) = spec["initContainers"]
+    assert init["image"] == spec["containers"][0]["image"]
+    assert init["args"][0] == "demo-data"
+    assert vm.flag_values(init, objs)["--output"] == vm.flag_values(
+        spec["containers"][0], objs)["--data-root"]
 
 
 def test_prod_schedules_exactly_the_jobs_pod(vm, rendered):
