@@ -145,7 +145,7 @@ def test_interpolation_weights_uniform_per_example():
     assert alpha.shape == (4000, 1, 1, 1)
     a = alpha.ravel()
     assert a.min() >= 0.0 and a.max() <= 1.0
-    assert len(np.unique(a)) == a.size                     # one draw per example
+    assert len(np.unique(a)) > 0.99 * a.size    # one draw per example (float32 ties aside)
     # Uniform, not normal: mean 1/2, variance 1/12, a flat histogram.
     assert a.mean() == pytest.approx(0.5, abs=0.02)
     assert a.var() == pytest.approx(1 / 12, abs=0.005)

@@ -1,0 +1,94 @@
+"""Training callbacks: the NaN/Inf guard and TensorBoard image grids."""
+from __future__ import annotations
+
+import logging
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A reported loss became NaN or Inf."""
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stops training at the first step whose reported losses are not finite.
+
+    The GANs report running means, so a NaN or Inf in any step's loss shows
+    in that step's logs. By default the guard raises
+    :class:`NonFiniteLossError` naming the loss(es), value(s) and step; with
+    ``raise_error=False`` it logs the same message and sets
+    ``model.stop_training``.
+    """
+
+    def __init__(self, raise_error: bool = True):
+        super().__init__()
+        self.raise_error = raise_error
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        bad = {}
+        for name, value in (logs or {}).items():
+            try:
+                number = float(np.asarray(value))
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                bad[name] = number
+        if not bad:
+            return
+        names = ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
+        message = (f"training stopped at step {self._step} (batch {batch} of this epoch): "
+                   f"non-finite loss {names}")
+        self.model.stop_training = True
+        if self.raise_error:
+            raise NonFiniteLossError(message)
+        log.error(message)
+
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """[N, H, W, C] images in [-1, 1] → one [1, rows·H, columns·W, C] uint8 grid."""
+    images = np.asarray(images, dtype="float32")
+    if images.ndim != 4:
+        raise ValueError(f"image_grid expects [N, H, W, C], received shape {images.shape}")
+    n, h, w, c = images.shape
+    columns = columns or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / columns))
+    grid = np.zeros((rows * h, columns * w, c), dtype="uint8")
+    pixels = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype("uint8")
+    for i in range(n):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = pixels[i]
+    return grid[None]
+
+
+class ImageGridCallback(keras.callbacks.Callback):
+    """Writes a TensorBoard image grid of generator outputs every ``every_epochs``.
+
+    ``batch`` is a fixed batch dict (as the model's ``fit`` receives); the
+    generator is called on ``model.generator_inputs(batch)`` so unconditional
+    GANs use fixed seeds and inpainting fixed masks.
+    """
+
+    def __init__(self, log_dir: str, batch: dict, every_epochs: int = 1, max_images: int = 16,
+                 name: str = "samples"):
+        super().__init__()
+        if every_epochs < 1:
+            raise ValueError(f"every_epochs must be >= 1, received {every_epochs}")
+        self.batch = {k: v[:max_images] for k, v in batch.items()}
+        self.every_epochs = every_epochs
+        self.name = name
+        self.writer = tf.summary.create_file_writer(log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs:
+            return
+        generated = self.model.generator(self.model.generator_inputs(self.batch), training=False)
+        with self.writer.as_default():
+            tf.summary.image(self.name, image_grid(np.asarray(generated)), step=epoch + 1)
+        self.writer.flush()
