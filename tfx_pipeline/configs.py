@@ -1,0 +1,121 @@
+"""Pipeline configuration: frozen dataclasses and the two presets.
+
+Nothing here reads the environment or imports TensorFlow/TFX; runners build
+a :class:`PipelineConfig` from flags and hand it to ``create_pipeline``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Mapping
+
+from trainer import registry
+
+PIPELINE_NAME = "tfx-gan"
+QUICK, SEED = "quick", "seed"
+PRESETS = (QUICK, SEED)
+
+# Hyper-parameter overrides of the quick preset: small widths at demo sizes,
+# so that every GAN trains within minutes on 2 CPU cores. The seed preset
+# uses each GAN's HParams defaults (the seed documents' sizes).
+QUICK_HPARAMS: dict[str, dict[str, Any]] = {
+    "pix2pix_wgan_gp": dict(image_size=64, channels=1, base_filters=16, batch_size=8,
+                            g_learning_rate=1e-3, d_learning_rate=1e-3),
+    "vanilla_gan": dict(batch_size=64),
+    "dcgan": dict(batch_size=64, base_filters=16),
+    "pconv_inpainting": dict(image_size=64, channels=3, base_filters=16, batch_size=8,
+                             perceptual_weights="random"),
+    "srrescycgan": dict(image_size=64, channels=3, scale=4, base_filters=16, num_res_blocks=2,
+                        batch_size=8, perceptual_weights="random"),
+}
+QUICK_TRAIN_STEPS = {"pix2pix_wgan_gp": 300, "vanilla_gan": 300, "dcgan": 200,
+                     "pconv_inpainting": 100, "srrescycgan": 100}
+SEED_TRAIN_STEPS = 20_000
+
+
+@dataclasses.dataclass(frozen=True)
+class GanRun:
+    """One GAN trained on one ingested dataset."""
+    gan: str                                   # registry name
+    data_root: str                             # folder holding Span-N/{train,eval}/ TFRecords
+    hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # HParams overrides
+    train_steps: int = 300                     # optimizer steps in total
+    steps_per_epoch: int = 50                  # Keras epoch length: checkpoints, image grids
+    eval_steps: int = 4                        # batches of the eval split per epoch
+    ct_window: tuple[float, float] = (0.0, 2000.0)  # CT level, width in HU (CT records only)
+    bit_depth: int = 8                         # stored bit depth the schema requires (16 for CT)
+
+    def __post_init__(self):
+        registry.get(self.gan)  # unknown names fail here, with the list of known ones
+        for name in ("train_steps", "steps_per_epoch", "eval_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GanRun.{name} must be >= 1, got {getattr(self, name)}")
+        if self.bit_depth not in (8, 16):
+            raise ValueError(f"GanRun.bit_depth must be 8 or 16, got {self.bit_depth}")
+        if self.ct_window[1] <= 0:
+            raise ValueError(f"ct_window width must be > 0, got {self.ct_window}")
+        object.__setattr__(self, "hparams", dict(self.hparams))
+        object.__setattr__(self, "ct_window", tuple(float(v) for v in self.ct_window))
+
+    @property
+    def spec(self) -> registry.GanSpec:
+        return registry.get(self.gan)
+
+    def hparams_dict(self) -> dict[str, Any]:
+        """Full, validated hyper-parameters (defaults + overrides) as plain JSON values."""
+        hp = self.spec.hparams(self.hparams)
+        return json.loads(json.dumps(dataclasses.asdict(hp)))
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    pipeline_name: str                 # TFX pipeline name (ML Metadata context)
+    pipeline_root: str                 # artifacts root
+    serving_root: str                  # Pusher destination: <serving_root>/<gan>/<version>/
+    runs: tuple[GanRun, ...]           # the GANs to train
+    metadata_path: str | None = None   # SQLite ML Metadata file (local runs)
+    strategy: str = "mirrored"         # tf.distribute strategy of the Trainers
+    materialize: bool = True           # Transform writes transformed examples (see BENCHMARKS)
+    enable_cache: bool = True          # reuse unchanged component results from ML Metadata
+    beam_pipeline_args: tuple[str, ...] = ()  # passed to every Beam-based component
+
+    def __post_init__(self):
+        if not self.runs:
+            raise ValueError("PipelineConfig.runs is empty: choose at least one GAN")
+        names = [r.gan for r in self.runs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each GAN may appear once per pipeline, got {names}")
+        object.__setattr__(self, "runs", tuple(self.runs))
+        object.__setattr__(self, "beam_pipeline_args", tuple(self.beam_pipeline_args))
+
+    @property
+    def backup_root(self) -> str:
+        """Stable across runs: where interrupted Trainers find their last epoch."""
+        return os.path.join(self.pipeline_root, "_trainer_backup")
+
+
+def preset_runs(preset: str, data_root: str, gans=None, hparams: Mapping[str, Mapping] | None = None,
+                train_steps: int | None = None) -> tuple[GanRun, ...]:
+    """GanRuns for ``gans`` (default: all) on the bundled datasets under ``data_root``.
+
+    ``data_root/<dataset>`` is each GAN's data folder (``tfxgan demo-data`` layout).
+    ``hparams`` adds per-GAN overrides on top of the preset.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    gans = list(gans or registry.GANS)
+    extra = dict(hparams or {})
+    unknown = sorted(set(extra) - set(gans))
+    if unknown:
+        raise ValueError(f"hyper-parameters given for GANs not in the run: {unknown}")
+    runs = []
+    for gan in gans:
+        spec = registry.get(gan)
+        base = dict(QUICK_HPARAMS.get(gan, {})) if preset == QUICK else {}
+        base.update(extra.get(gan, {}))
+        steps = train_steps or (QUICK_TRAIN_STEPS.get(gan, 100) if preset == QUICK else SEED_TRAIN_STEPS)
+        runs.append(GanRun(gan=gan, data_root=os.path.join(data_root, spec.dataset), hparams=base,
+                           train_steps=steps, steps_per_epoch=min(50, steps),
+                           bit_depth=16 if spec.dataset == "ct" else 8))
+    return tuple(runs)

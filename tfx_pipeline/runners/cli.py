@@ -1,0 +1,184 @@
+"""`tfxgan demo`, `tfxgan run`, `tfxgan compile`, `tfxgan tensorboard`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from trainer import registry
+
+DEFAULT_HOME = "outputs"
+
+
+def add_commands(sub) -> None:
+    d = sub.add_parser("demo", help="the main job: bundled datasets -> every GAN -> pushed generators",
+                       description="Build the bundled datasets (if missing) and run the whole pipeline "
+                                   "locally with the quick preset for every GAN.")
+    d.add_argument("--home", default=DEFAULT_HOME, help=f"output folder (default: {DEFAULT_HOME})")
+    d.add_argument("--data-root", default="data", help="bundled datasets folder (default: data)")
+    d.add_argument("--gans", nargs="+", choices=sorted(registry.GANS), help="default: all")
+    d.set_defaults(func=run_demo)
+
+    r = sub.add_parser("run", help="run the pipeline (LocalDagRunner or BeamDagRunner)")
+    _pipeline_args(r)
+    r.add_argument("--runner", choices=("local", "beam"), default="local")
+    r.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="multi_processing",
+                   help="DirectRunner mode when no --beam-arg=--runner=... is given")
+    r.add_argument("--no-cache", action="store_true", help="re-run every component")
+    r.set_defaults(func=run_pipeline)
+
+    c = sub.add_parser("compile", help="compile a Kubeflow Pipelines v2 spec (KubeflowV2DagRunner)")
+    _pipeline_args(c)
+    c.add_argument("--image", required=True, help="container image with this project, pinned tag")
+    c.add_argument("--output", required=True, help="pipeline spec JSON to write")
+    c.set_defaults(func=run_compile)
+
+    t = sub.add_parser("tensorboard", help="open TensorBoard on a pipeline's training logs")
+    t.add_argument("--logdir", default=os.path.join(DEFAULT_HOME, "pipeline"),
+                   help="pipeline root or any folder of event files")
+    t.add_argument("--port", type=int, default=6006)
+    t.add_argument("--host", default="127.0.0.1")
+    t.set_defaults(func=run_tensorboard)
+
+
+def _pipeline_args(p: argparse.ArgumentParser) -> None:
+    from tfx_pipeline.configs import PIPELINE_NAME, PRESETS, QUICK
+    p.add_argument("--gans", nargs="+", choices=sorted(registry.GANS), help="default: all")
+    p.add_argument("--preset", choices=PRESETS, default=QUICK,
+                   help="quick: small models, minutes on 2 cores; seed: the seed documents' sizes")
+    p.add_argument("--data-root", default="data",
+                   help="folder of datasets, one per GAN: <data-root>/<dataset>/Span-N/ (default: data)")
+    p.add_argument("--data", metavar="GAN=DIR", action="append", default=[],
+                   help="train GAN on the ingested folder DIR instead (repeatable)")
+    p.add_argument("--hparams", metavar="GAN=JSON", action="append", default=[],
+                   help='hyper-parameter overrides, e.g. pix2pix_wgan_gp=\'{"batch_size": 4}\'')
+    p.add_argument("--train-steps", type=int, help="training steps per GAN (default: preset)")
+    p.add_argument("--bit-depth", metavar="GAN=BITS", action="append", default=[],
+                   help="stored bit depth the schema requires for GAN's data (8 or 16)")
+    p.add_argument("--home", default=DEFAULT_HOME,
+                   help="default parent of --pipeline-root, --serving-root, --metadata")
+    p.add_argument("--pipeline-root", help="artifacts (default: HOME/pipeline)")
+    p.add_argument("--serving-root", help="pushed models: ROOT/<gan>/<version>/ (default: HOME/serving)")
+    p.add_argument("--metadata", help="SQLite ML Metadata file (default: HOME/metadata.sqlite)")
+    p.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    p.add_argument("--strategy", default="mirrored",
+                   choices=("default", "one_device", "mirrored", "multi_worker"))
+    p.add_argument("--no-materialize", action="store_true",
+                   help="apply the Transform graph inside the Trainer instead of materialising")
+    p.add_argument("--beam-arg", action="append", default=[],
+                   help="a Beam pipeline arg, e.g. --beam-arg=--runner=DataflowRunner (repeatable)")
+
+
+def _pairs(values, what) -> dict:
+    out = {}
+    for v in values:
+        gan, sep, rest = v.partition("=")
+        if not sep or not rest:
+            raise ValueError(f"{what} must look like GAN=VALUE, got {v!r}")
+        registry.get(gan)
+        out[gan] = rest
+    return out
+
+
+def build_config(args, beam_args=()):
+    import dataclasses
+    from tfx_pipeline.configs import PipelineConfig, preset_runs
+    home = os.path.abspath(args.home)
+    try:
+        hparams = {g: json.loads(v) for g, v in _pairs(args.hparams, "--hparams").items()}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--hparams value is not JSON: {err}") from None
+    data = _pairs(args.data, "--data")
+    bits = {g: int(v) for g, v in _pairs(args.bit_depth, "--bit-depth").items()}
+    gans = args.gans or (list(data) if data else None)
+    runs = preset_runs(args.preset, os.path.abspath(args.data_root), gans, hparams, args.train_steps)
+    runs = tuple(dataclasses.replace(r, data_root=os.path.abspath(data.get(r.gan, r.data_root)),
+                                     bit_depth=bits.get(r.gan, r.bit_depth)) for r in runs)
+    return PipelineConfig(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=os.path.abspath(args.pipeline_root or os.path.join(home, "pipeline")),
+        serving_root=os.path.abspath(args.serving_root or os.path.join(home, "serving")),
+        metadata_path=os.path.abspath(args.metadata or os.path.join(home, "metadata.sqlite")),
+        runs=runs,
+        strategy=args.strategy,
+        materialize=not args.no_materialize,
+        enable_cache=not getattr(args, "no_cache", False),
+        beam_pipeline_args=tuple(beam_args) + tuple(args.beam_arg),
+    )
+
+
+def _check_data(config) -> None:
+    for run in config.runs:
+        if not os.path.isdir(run.data_root) or not any(
+                n.startswith("Span-") for n in os.listdir(run.data_root)):
+            raise FileNotFoundError(
+                f"no ingested data for {run.gan} at {run.data_root} (expected Span-N/train, "
+                f"Span-N/eval inside); build it with `tfxgan demo-data {run.spec.dataset}` "
+                f"or `tfxgan ingest`")
+
+
+def run_pipeline(args) -> int:
+    from tfx_pipeline.runners import local
+    try:
+        default_beam = () if any(a.startswith("--runner") for a in args.beam_arg) else (
+            local.DIRECT_MULTIPROCESSING if args.beam_mode == "multi_processing"
+            else local.DIRECT_IN_MEMORY)
+        config = build_config(args, default_beam)
+        _check_data(config)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.runner == "beam":
+        from tfx_pipeline.runners import beam
+        beam.run(config)
+    else:
+        local.run(config)
+    print_summary(config)
+    return 0
+
+
+def print_summary(config) -> None:
+    from tfx_pipeline.summary import pushed_models
+    print("\n== pipeline finished")
+    for gan, path in pushed_models(config).items():
+        print(f"  {gan:18s} pushed: {path or '(nothing pushed)'}")
+    print(f"  TensorBoard logs: {config.pipeline_root} "
+          f"(open with: tfxgan tensorboard --logdir {config.pipeline_root})")
+    print(f"  serving root (TF Serving model base path): {config.serving_root}")
+
+
+def run_compile(args) -> int:
+    from tfx_pipeline.runners import kubeflow_v2
+    try:
+        config = build_config(args, ())
+        path = kubeflow_v2.compile_pipeline(config, args.image, args.output)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def run_tensorboard(args) -> int:
+    import subprocess
+    if not os.path.exists(args.logdir):
+        print(f"error: log directory not found: {args.logdir}", file=sys.stderr)
+        return 2
+    exe = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    cmd = [exe if os.path.exists(exe) else "tensorboard", "--logdir", args.logdir,
+           "--port", str(args.port), "--host", args.host]
+    print(" ".join(cmd))
+    return subprocess.call(cmd)
+
+
+def run_demo(args) -> int:
+    from tfx_pipeline.cli import main as tfxgan
+    gans = args.gans or list(registry.GANS)
+    needed = sorted({registry.get(g).dataset for g in gans})
+    missing = [d for d in needed if not os.path.isdir(os.path.join(args.data_root, d, "Span-0"))]
+    if missing:
+        rc = tfxgan(["demo-data", *missing, "--output", args.data_root, "--no-progress"])
+        if rc:
+            return rc
+    return tfxgan(["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans])

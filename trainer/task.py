@@ -1,0 +1,111 @@
+"""The Trainer component's entry point: ``run_fn``.
+
+``fn_args.custom_config`` (written by ``tfx_pipeline.pipeline``):
+
+=================  ===========================================================
+``gan``            registry name
+``hparams``        the full HParams as a dict (unknown keys are an error)
+``steps_per_epoch``  Keras epoch length: checkpoint and image-panel period
+``strategy``       ``default`` / ``one_device`` / ``mirrored`` / ``multi_worker``
+``materialized``   True: read Transform's transformed examples; False: apply
+                   the Transform graph to raw examples in the input pipeline
+``ct_window``      [level, width] HU, for the exported CT pixel outputs
+``backup_dir``     stable folder for BackupAndRestore (resume after a kill)
+=================  ===========================================================
+
+It trains with ``fit()`` under the strategy, logs losses, image panels and the
+graph to TensorBoard under ``fn_args.model_run_dir``, and exports the
+generator alone to ``fn_args.serving_model_dir``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from trainer import distribute, export, registry
+from trainer import features as F
+from trainer.callbacks import NonFiniteLossGuard
+from trainer.summaries import PanelCallback
+
+log = logging.getLogger(__name__)
+
+
+def make_dataset(file_pattern, data_accessor, tft_output, shapes, batch_size: int, *,
+                 materialized: bool, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
+    """Batches of {role: float32 [B, H, W, C] in [-1, 1]}, repeated forever."""
+    from tfx_bsl.public import tfxio
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle,
+                                             shuffle_seed=seed, num_epochs=None,
+                                             drop_final_batch=True)
+    if materialized:
+        ds = data_accessor.tf_dataset_factory(file_pattern, options,
+                                              tft_output.transformed_metadata.schema)
+    else:
+        raw = data_accessor.tf_dataset_factory(file_pattern, options, tft_output.raw_metadata.schema)
+        layer = tft_output.transform_features_layer()
+        ds = raw.map(lambda feats: layer(feats), num_parallel_calls=tf.data.AUTOTUNE)
+    roles = list(shapes)
+    ds = ds.map(lambda feats: {r: tf.ensure_shape(feats[F.transformed_key(r)],
+                                                  [batch_size, *shapes[r]]) for r in roles})
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def backup_dir(config: dict, train_files) -> str:
+    """A backup folder unique to this configuration and data, so a resumed run
+    never restores weights trained on other settings."""
+    key = json.dumps({k: v for k, v in config.items() if k != "backup_dir"}, sort_keys=True)
+    key += json.dumps(sorted(train_files) if isinstance(train_files, list) else [str(train_files)])
+    return os.path.join(config["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tft_output,
+                     train_steps: int, model_run_dir: str, serving_model_dir: str):
+    spec = registry.get(config["gan"])
+    module = spec.load()
+    hp = registry.make_hparams(module.HParams, config["hparams"], owner=spec.name)
+    shapes = module.input_shapes(hp)
+    strategy = distribute.get_strategy(config.get("strategy", distribute.MIRRORED))
+    log.info("%s: training %d steps on %d replica(s) with %s", spec.name, train_steps,
+             strategy.num_replicas_in_sync, type(strategy).__name__)
+    materialized = config.get("materialized", True)
+    train_ds = make_dataset(train_files, data_accessor, tft_output, shapes, hp.batch_size,
+                            materialized=materialized, shuffle=True, seed=hp.seed)
+    eval_batch = next(iter(make_dataset(eval_files, data_accessor, tft_output, shapes,
+                                        min(8, hp.batch_size), materialized=materialized,
+                                        shuffle=False)))
+    with strategy.scope():
+        model = module.build(hp)
+
+    steps_per_epoch = int(config.get("steps_per_epoch", 50))
+    epochs = max(1, math.ceil(train_steps / steps_per_epoch))
+    callbacks = [
+        NonFiniteLossGuard(),
+        keras.callbacks.BackupAndRestore(backup_dir(config, train_files)),
+        keras.callbacks.TensorBoard(log_dir=model_run_dir, update_freq=max(1, steps_per_epoch // 5),
+                                    write_graph=True),
+        PanelCallback(model_run_dir, spec.kind, eval_batch),
+    ]
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+              verbose=2)
+    is_ct = int(config.get("bit_depth", 8)) == 16 and spec.kind == registry.PAIRED
+    export.export_generator(spec.name, model.generator, hp, serving_model_dir,
+                            tft_output if spec.kind != registry.UNCONDITIONAL else tft_output,
+                            is_ct=is_ct, ct_window=config.get("ct_window", (0.0, 2000.0)))
+    return model
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point."""
+    import tensorflow_transform as tft
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_and_export(fn_args.custom_config, train_files=fn_args.train_files,
+                     eval_files=fn_args.eval_files, data_accessor=fn_args.data_accessor,
+                     tft_output=tft_output, train_steps=fn_args.train_steps,
+                     model_run_dir=fn_args.model_run_dir,
+                     serving_model_dir=fn_args.serving_model_dir)
