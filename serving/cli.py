@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +111,24 @@ def _add_serve(sub):
     p.add_argument("--batching-parameters-file")
     p.add_argument("--max-receive-message-mb", type=int, default=64,
                    help="largest request accepted; larger ones get RESOURCE_EXHAUSTED")
+    p.add_argument("--monitoring-config-file",
+                   help="monitoring.config: Prometheus metrics path on the REST port")
     p.add_argument("--no-warmup", action="store_true", help="skip the warmup-request replay")
     p.set_defaults(func=_run_serve)
 
 
 def _run_serve(args) -> int:
+    from serving.config import PROMETHEUS_PATH, parse_monitoring_config
     from serving.server import ServerOptions, serve_forever
 
     if bool(args.model_config_file) == bool(args.model_name and args.model_base_path):
         print("give either --model-config-file or --model-name with --model-base-path",
               file=sys.stderr)
         return 2
+    metrics_path = PROMETHEUS_PATH
+    if args.monitoring_config_file:
+        prom = parse_monitoring_config(Path(args.monitoring_config_file)).prometheus_config
+        metrics_path = (prom.path or PROMETHEUS_PATH) if prom.enable else None
     opts = ServerOptions(
         host=args.host, grpc_port=args.port,
         rest_port=None if args.rest_api_port < 0 else args.rest_api_port,
@@ -130,7 +138,7 @@ def _run_serve(args) -> int:
         enable_batching=args.enable_batching,
         batching_parameters_file=args.batching_parameters_file,
         max_receive_message_bytes=args.max_receive_message_mb * 1024 * 1024,
-        warmup=not args.no_warmup)
+        warmup=not args.no_warmup, monitoring_path=metrics_path)
     return serve_forever(opts)
 
 

@@ -55,7 +55,7 @@ class ServerOptions:
     rest_timeout_s: float = 30.0           # as --rest_api_timeout_in_ms
     warmup: bool = True                    # replay assets.extra warmup requests at load
     grpc_workers: int = 16                 # gRPC handler threads
-    monitoring_path: str = PROMETHEUS_PATH
+    monitoring_path: str | None = PROMETHEUS_PATH  # Prometheus metrics on REST; None = off
 
 
 # ------------------------------------------------------------------ metrics
@@ -386,7 +386,7 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
         def do_GET(self):  # noqa: N802
             t0 = time.monotonic()
             path = self.path.split("?", 1)[0]
-            if path == options.monitoring_path:
+            if options.monitoring_path and path == options.monitoring_path:
                 return self._send(200, handlers.metrics.prometheus_text(),
                                   "text/plain; version=0.0.4")
             m = _GET_RE.match(path)

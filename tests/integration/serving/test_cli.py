@@ -86,3 +86,39 @@ def test_errors_show_status_code_and_message(server, tmp_path, capsys):
     rc = cli.main(["predict", "--server", server.grpc_address, "--model", "vanilla_gan",
                    str(bad), "--output", str(tmp_path)])
     assert rc == 1 and "--count" in capsys.readouterr().err
+
+
+def test_serve_command_runs_until_sigterm(config_dir, tmp_path):
+    """`tfxgan serve` in its own process: prints its ports, serves, stops cleanly on SIGTERM."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from serving.client import GrpcClient, RestClient
+    from serving.config import write_serving_configs
+
+    root = Path(__file__).resolve().parents[3]
+    mon = write_serving_configs(tmp_path, "/unused", gans=["dcgan"],
+                                prometheus_path="/metrics")["monitoring.config"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.cli", "serve", "--model-config-file",
+         str(config_dir / "models.config"), "--port", "0", "--rest-api-port", "0",
+         "--monitoring-config-file", str(mon), "--file-system-poll-wait-seconds", "0"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"gRPC (\S+)\s+REST http://(\S+)", line)
+        assert m, line
+        with GrpcClient(m.group(1)) as g, RestClient(m.group(2)) as r:
+            assert g.predict("vanilla_gan", {F.IN_SEEDS: np.array([1], np.int64)}).version == 1
+            status, body = r.request("GET", "/metrics")
+            assert status == 200 and b"request_count" in body
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
