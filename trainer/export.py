@@ -154,10 +154,31 @@ class GeneratorModule(tf.Module):
                                 parsed[F.key(role, F.VALUE_SCALE)], parsed[F.MODALITY])
         return self._outputs(self.generator(x, training=False))
 
+    def generator_input_specs(self):
+        """Input signature of ``generate``: the generator's own inputs."""
+        kind = self.spec.kind
+        if kind == registry.UNCONDITIONAL:
+            return [tf.TensorSpec([None, self.hparams.latent_dim], tf.float32)]
+        if kind == registry.INPAINTING:
+            h, w, c = self.shapes[F.IMAGE]
+            return [tf.TensorSpec([None, h, w, c], tf.float32), tf.TensorSpec([None, h, w, 1], tf.float32)]
+        return [tf.TensorSpec([None, *self.shapes[F.INPUT]], tf.float32)]
+
     def signatures(self) -> dict:
-        """Concrete functions keyed by signature name."""
+        """Concrete functions keyed by signature name.
+
+        Also saves ``generate`` (not a serving signature): the bare generator on
+        already-preprocessed inputs, for evaluation and for parity checks.
+        """
         string_batch = lambda name: tf.TensorSpec([None], tf.string, name=name)  # noqa: E731
         kind = self.spec.kind
+        specs = self.generator_input_specs()
+        if kind == registry.INPAINTING:
+            self.generate = tf.function(lambda x, m: self.generator([x, m], training=False),
+                                        input_signature=specs)
+        else:
+            self.generate = tf.function(lambda x: self.generator(x, training=False),
+                                        input_signature=specs)
         if kind == registry.PAIRED:
             default = tf.function(self.paired, input_signature=[string_batch(F.IN_IMAGES)])
         elif kind == registry.INPAINTING:

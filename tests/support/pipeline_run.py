@@ -1,0 +1,61 @@
+"""Run the real pipeline (through the `tfxgan` CLI) and read what it left in ML Metadata."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+TINY_HPARAMS = {  # smallest batches: the e2e run checks wiring, not quality
+    "pix2pix_wgan_gp": {"batch_size": 2},
+    "vanilla_gan": {"batch_size": 4},
+    "dcgan": {"batch_size": 4},
+    "pconv_inpainting": {"batch_size": 2},
+    "srrescycgan": {"batch_size": 2},
+}
+
+
+def tfxgan(*args, timeout=1500, check=True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-m", "tfx_pipeline.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tfxgan {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def run_pipeline(home, data_root, gans, train_steps=2, hparams=None, extra=()) -> tuple[subprocess.CompletedProcess, float]:
+    hp = dict(TINY_HPARAMS)
+    for gan, over in (hparams or {}).items():
+        hp[gan] = {**hp.get(gan, {}), **over}
+    args = ["run", "--home", str(home), "--data-root", str(data_root), "--gans", *gans,
+            "--train-steps", str(train_steps), "--beam-mode", "in_memory", *extra]
+    for gan in gans:
+        args += ["--hparams", f"{gan}={json.dumps(hp[gan])}"]
+    start = time.monotonic()
+    proc = tfxgan(*args)
+    return proc, time.monotonic() - start
+
+
+STATE_NAMES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED",
+               6: "CANCELED"}
+
+
+def node_states(metadata_path: str, pipeline_name: str = "tfx-gan") -> dict[str, list[str]]:
+    """component id -> states of its executions, oldest first."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    cfg = metadata_store_pb2.ConnectionConfig()
+    cfg.sqlite.filename_uri = str(metadata_path)
+    cfg.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(cfg)
+    out = {}
+    for ctx in store.get_contexts_by_type("node"):
+        prefix = f"{pipeline_name}."
+        if not ctx.name.startswith(prefix):
+            continue
+        execs = sorted(store.get_executions_by_context(ctx.id), key=lambda e: e.id)
+        out[ctx.name[len(prefix):]] = [STATE_NAMES[e.last_known_state] for e in execs]
+    return out
