@@ -294,22 +294,27 @@ class RestClient:
         body = self.encode_inputs(inputs, self.request_format)
         if signature:
             body["signature_name"] = signature
-        if output_filter:
-            body["output_filter"] = list(output_filter)
+        # TF Serving's REST API has no output filter: every output comes back, filtered here.
         out = self._json("POST", self.model_path(model, version, label) + ":predict", body, timeout)
         dtypes = self._output_dtypes(model, version, label, signature)
         if "outputs" in out:
             res = out["outputs"]
             if not isinstance(res, dict) or not set(res) <= set(dtypes):
-                (name,) = list(output_filter) or list(dtypes)
+                (name,) = list(dtypes)
                 res = {name: res}
         else:
             rows = out["predictions"]
             if rows and isinstance(rows[0], dict) and set(rows[0]) <= set(dtypes):
                 res = {k: [r[k] for r in rows] for k in rows[0]}
             else:
-                (name,) = list(output_filter) or list(dtypes)
+                (name,) = list(dtypes)
                 res = {name: rows}
+        if output_filter:
+            missing = [k for k in output_filter if k not in res]
+            if missing:
+                raise ServingError(code_from_http(400), f"output(s) {missing} not in the "
+                                   f"signature's outputs {sorted(res)}", http_status=400)
+            res = {k: res[k] for k in output_filter}
         return Prediction({k: _from_json(v, dtypes[k]) for k, v in res.items()}, None,
                           signature)
 
