@@ -12,6 +12,14 @@ from serving.errors import invalid
 
 # A request tensor above this many elements is refused before any allocation.
 MAX_ELEMENTS = 1 << 31
+# Types whose numpy view is not a plain reinterpretation of tensor_content (bfloat16, quantized,
+# complex, resources, variants): left to tf.make_ndarray.
+_MAKE_NDARRAY_ONLY = frozenset({  # tensorflow.DataType enum values
+    14,               # DT_BFLOAT16
+    8, 18,            # DT_COMPLEX64, DT_COMPLEX128
+    11, 12, 13, 15, 16,  # DT_QINT8, DT_QUINT8, DT_QINT32, DT_QINT16, DT_QUINT16
+    20, 21,           # DT_RESOURCE, DT_VARIANT
+})
 
 
 def _tf():
@@ -85,6 +93,9 @@ def from_tensor_proto(name: str, proto, max_elements: int = MAX_ELEMENTS) -> np.
         if len(proto.tensor_content) != n * itemsize:
             raise invalid(f"tensor parsing error: {name} (tensor_content has "
                           f"{len(proto.tensor_content)} bytes, shape {dims} needs {n * itemsize})")
+        if proto.dtype not in _MAKE_NDARRAY_ONLY:  # fast path: a copy of the packed bytes
+            return np.frombuffer(proto.tensor_content, dtype=numpy_dtype(proto.dtype)
+                                 ).reshape(dims).copy()
     try:
         return _tf().make_ndarray(proto)
     except Exception as e:  # noqa: BLE001 - any malformed proto is the client's error
