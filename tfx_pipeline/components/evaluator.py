@@ -1,0 +1,135 @@
+"""``GanEvaluator``: GAN-aware evaluation and blessing, a Python-function TFX component.
+
+(No ``from __future__ import annotations`` here: TFX reads the type hints.)
+
+Inputs: the raw ``examples`` (ImportExampleGen; the ``eval`` split is
+evaluated, ``train`` trains the feature extractor of unconditional GANs),
+the Trainer's ``model`` (``Format-Serving`` SavedModel), the
+``transform_graph`` and, optionally, ``baseline_model``: the latest blessed
+generator of the same GAN, from a ``LatestBlessedModelStrategy`` Resolver.
+
+Outputs:
+
+* ``evaluation`` (ModelEvaluation): ``metrics.json``, ``report.md``,
+  ``report.html``, ``panels.png`` and ``tensorboard/`` event files; the key
+  metrics are also custom properties (``candidate_psnr``,
+  ``trivial_baseline_psnr``, ...) so ML Metadata queries can read them;
+* ``blessing`` (ModelBlessing): a ``BLESSED`` or ``NOT_BLESSED`` marker file
+  and the custom properties TFX's own Evaluator sets (``blessed``,
+  ``current_model``, ``current_model_id``, ``baseline_model``,
+  ``baseline_model_id``), which the Pusher and the Resolver read, plus
+  ``reasons`` and ``summary``.
+
+The work itself is :func:`trainer.evaluation.evaluate` (no TFX inside).
+"""
+
+import json
+import logging
+import math
+import os
+
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+
+from trainer.blessing import EvalConfig
+
+log = logging.getLogger(__name__)
+
+# The keys TFX's Evaluator writes (tfx.components.evaluator.constants); the
+# Pusher (model_utils.is_model_blessed) and LatestBlessedModelStrategy read them.
+BLESSED_KEY = "blessed"
+CURRENT_MODEL_KEY = "current_model"
+CURRENT_MODEL_ID_KEY = "current_model_id"
+BASELINE_MODEL_KEY = "baseline_model"
+BASELINE_MODEL_ID_KEY = "baseline_model_id"
+BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"
+EVAL_SPLIT, TRAIN_SPLIT = "eval", "train"
+MAX_TRAIN_RECORDS = 5000   # feature-extractor training set cap (unconditional GANs)
+
+
+def serving_model_dir(model_uri: str) -> str:
+    """The Trainer's exported SavedModel inside a Model artifact."""
+    from tfx.utils import path_utils
+    return path_utils.serving_model_path(model_uri)
+
+
+def record_evaluation(result, evaluation, blessing, model, baseline_model=None) -> None:
+    """Write the outputs of ``result`` (trainer.evaluation.EvalResult) into the artifacts."""
+    from trainer import evaluation as E
+    E.write_outputs(result, evaluation.uri)
+    for who in (E.CANDIDATE, E.TRIVIAL, E.LATEST):
+        for name, value in (result.metrics.get(who) or {}).items():
+            if value is not None and math.isfinite(value):
+                evaluation.set_float_custom_property(f"{who}_{name}", float(value))
+    evaluation.set_int_custom_property(BLESSED_KEY, int(result.decision.blessed))
+    evaluation.set_string_custom_property("gan", result.gan)
+    if result.feature_extractor:
+        evaluation.set_string_custom_property("feature_extractor", result.feature_extractor["name"])
+    evaluation.set_string_custom_property("perceptual", result.perceptual)
+
+    os.makedirs(blessing.uri, exist_ok=True)
+    marker = BLESSED_FILE if result.decision.blessed else NOT_BLESSED_FILE
+    with open(os.path.join(blessing.uri, marker), "w"):
+        pass
+    blessing.set_int_custom_property(BLESSED_KEY, int(result.decision.blessed))
+    blessing.set_string_custom_property(CURRENT_MODEL_KEY, model.uri)
+    blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))
+    if baseline_model is not None:
+        blessing.set_string_custom_property(BASELINE_MODEL_KEY, baseline_model.uri)
+        blessing.set_int_custom_property(BASELINE_MODEL_ID_KEY, int(baseline_model.id or 0))
+    blessing.set_string_custom_property("summary", result.decision.summary())
+    blessing.set_string_custom_property("reasons", json.dumps(result.decision.reasons))
+    blessing.set_string_custom_property("report", os.path.join(evaluation.uri, E.REPORT_MD))
+
+
+def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan: str,
+                       eval_config: str, run_info: str, baseline_model=None):
+    """The component's body, on artifacts (callable directly in tests)."""
+    import tensorflow_transform as tft
+    from trainer import evaluation as E
+    from trainer import registry
+    config = EvalConfig.from_json(eval_config)
+    info = json.loads(run_info or "{}")
+    spec = registry.get(gan)
+    eval_records = E.read_records(examples.uri, EVAL_SPLIT, limit=config.max_examples)
+    train_records = (E.read_records(examples.uri, TRAIN_SPLIT, limit=MAX_TRAIN_RECORDS)
+                     if spec.kind == registry.UNCONDITIONAL else None)
+    baseline_dir = serving_model_dir(baseline_model.uri) if baseline_model is not None else None
+    if baseline_model is not None and baseline_model.id and baseline_model.id == model.id:
+        baseline_dir = None   # the candidate itself was blessed before (a cached re-run)
+    result = E.evaluate(
+        gan, serving_model_dir(model.uri), eval_records, tft.TFTransformOutput(transform_graph.uri),
+        config, train_records=train_records, baseline_model_dir=baseline_dir,
+        hparams=info.get("hparams"), ct_window=tuple(info.get("ct_window", (0.0, 2000.0))),
+        dataset=info.get("dataset"))
+    record_evaluation(result, evaluation, blessing, model,
+                      baseline_model if baseline_dir else None)
+    verdict = result.decision.summary()
+    if result.decision.blessed:
+        log.info("GanEvaluator %s: %s", gan, verdict)
+    else:
+        log.warning("GanEvaluator %s: %s - the Pusher will not push this generator; report: %s",
+                    gan, verdict, os.path.join(evaluation.uri, E.REPORT_MD))
+    print(f"[GanEvaluator {gan}] {verdict}", flush=True)
+    return result
+
+
+@tfx.dsl.components.component
+def GanEvaluator(
+        examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
+        model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
+        transform_graph: tfx.dsl.components.InputArtifact[standard_artifacts.TransformGraph],
+        evaluation: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelEvaluation],
+        blessing: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelBlessing],
+        gan: tfx.dsl.components.Parameter[str],
+        eval_config: tfx.dsl.components.Parameter[str],
+        run_info: tfx.dsl.components.Parameter[str],
+        baseline_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model] = None,
+) -> None:
+    """Evaluates ``model`` on the eval split against its baselines and blesses it or not.
+
+    ``eval_config``: :class:`trainer.blessing.EvalConfig` as JSON. ``run_info``:
+    ``{"hparams": {...}, "ct_window": [level, width], "dataset": name}``.
+    """
+    evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan,
+                       eval_config, run_info, baseline_model)

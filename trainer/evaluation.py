@@ -1,0 +1,517 @@
+"""Evaluate an exported generator on the eval split against its baselines.
+
+This is the work of the ``GanEvaluator`` component
+(:mod:`tfx_pipeline.components.evaluator`) on plain paths, without TFX:
+
+1. read the raw eval records (ImportExampleGen's ``Split-eval``);
+2. run the candidate SavedModel's ``serving_tf_example`` signature on them -
+   the exact Transform graph + generator that TF Serving will run
+   (inpainting records get fixed evaluation masks as ``mask_encoded``;
+   unconditional GANs get one record per seed);
+3. transform the same records with the Transform graph to get the targets /
+   real images in [-1, 1];
+4. compute the metrics of the candidate, of the task's trivial baseline
+   (:mod:`trainer.baselines`) and, when given, of the latest blessed
+   generator, on the same images with the same feature extractor;
+5. decide the blessing (:func:`trainer.blessing.decide`) and write
+   ``metrics.json``, ``report.md``/``report.html`` with image panels, and
+   TensorBoard summaries (:func:`write_outputs`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import html
+import json
+import logging
+import math
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from trainer import blessing, registry
+from trainer import features as F
+from trainer.blessing import EvalConfig
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+PANELS_PNG = "panels.png"
+TENSORBOARD_DIR = "tensorboard"
+MASK_FEATURE = "mask_encoded"   # trainer.export.MASK_FEATURE (not imported: export imports TF)
+SEED_FEATURE = "seed"           # trainer.export.SEED_FEATURE
+CANDIDATE, TRIVIAL, LATEST = "candidate", "trivial_baseline", "latest_blessed"
+
+
+# --------------------------------------------------------------------- inputs
+def read_records(examples_dir: str, split: str, limit: int | None = None) -> list[bytes]:
+    """Serialized tf.Examples of ``<examples_dir>/Split-<split>/*`` (GZIP when named *.gz)."""
+    import tensorflow as tf
+    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
+    if not files:
+        raise FileNotFoundError(f"no {split!r} records under {examples_dir}/Split-{split}/")
+    out: list[bytes] = []
+    for path in files:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            out.append(record.numpy())
+            if limit is not None and len(out) >= limit:
+                return out
+    return out
+
+
+def transform_records(tft_output, records: Sequence[bytes], batch: int = 64) -> dict[str, np.ndarray]:
+    """Raw records -> the Transform outputs as numpy ({role: [N, H, W, C] in [-1, 1], label})
+    plus ``modality`` [N] bytes."""
+    import tensorflow as tf
+    spec = tft_output.raw_feature_spec()
+    parts: dict[str, list] = {}
+    for i in range(0, len(records), batch):
+        parsed = tf.io.parse_example(tf.constant(list(records[i:i + batch])), spec)
+        out = tft_output.transform_raw_features(parsed, drop_unused_features=True)
+        out = {k: v.numpy() for k, v in out.items() if not isinstance(v, tf.SparseTensor)}
+        out[F.MODALITY] = tf.reshape(tf.sparse.to_dense(parsed[F.MODALITY])
+                                     if isinstance(parsed[F.MODALITY], tf.SparseTensor)
+                                     else parsed[F.MODALITY], [-1]).numpy()
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v)
+    return {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+
+
+def with_masks(records: Sequence[bytes], masks: np.ndarray) -> list[bytes]:
+    """Each record with its mask [H, W, 1] (1 = known) added as a PNG ``mask_encoded``."""
+    import tensorflow as tf
+    out = []
+    for record, mask in zip(records, masks):
+        example = tf.train.Example.FromString(record)
+        png = tf.io.encode_png(tf.cast(np.round(mask * 255.0), tf.uint8)).numpy()
+        example.features.feature[MASK_FEATURE].bytes_list.value[:] = [png]
+        out.append(example.SerializeToString())
+    return out
+
+
+def seed_records(count: int, first: int = 0) -> list[bytes]:
+    """One tf.Example per seed for an unconditional generator's example signature."""
+    import tensorflow as tf
+    return [tf.train.Example(features=tf.train.Features(feature={
+        SEED_FEATURE: tf.train.Feature(int64_list=tf.train.Int64List(value=[s]))}))
+        .SerializeToString() for s in range(first, first + count)]
+
+
+def generate(model_dir: str, records: Sequence[bytes], batch: int = 32) -> np.ndarray:
+    """``generated`` [N, H, W, C] of the SavedModel's ``serving_tf_example`` signature."""
+    import tensorflow as tf
+    loaded = tf.saved_model.load(model_dir)
+    if F.EXAMPLE_SIGNATURE not in loaded.signatures:
+        raise ValueError(f"{model_dir} has no {F.EXAMPLE_SIGNATURE!r} signature; "
+                         f"it has {sorted(loaded.signatures)}")
+    fn = loaded.signatures[F.EXAMPLE_SIGNATURE]
+    outs = [fn(**{F.IN_EXAMPLES: tf.constant(list(records[i:i + batch]))})[F.OUT_GENERATED].numpy()
+            for i in range(0, len(records), batch)]
+    return np.concatenate(outs, axis=0).astype(np.float32)
+
+
+# -------------------------------------------------------------------- metrics
+def _mean(values) -> float:
+    values = np.asarray(values, np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.inf if np.isposinf(values).any() else math.nan
+    if np.isposinf(values).any():   # a perfect reconstruction (PSNR = inf) somewhere
+        return math.inf
+    return float(finite.mean())
+
+
+def image_metrics(images: np.ndarray, target: np.ndarray, *, holes: np.ndarray | None = None,
+                  ct_window=None, perceptual_net=None) -> dict[str, float]:
+    """Paired metrics of ``images`` against ``target`` (both [N, H, W, C] in [-1, 1])."""
+    from trainer import metrics as M
+    out = {"psnr": _mean(M.psnr(images, target)), "ssim": _mean(M.ssim(images, target)),
+           "l1": float(np.abs(images - target).mean())}
+    ms, scales = M.ms_ssim(images, target)
+    if ms is not None:
+        out["ms_ssim"] = _mean(ms)
+        out["ms_ssim_scales"] = float(scales)
+    if holes is not None:
+        out["hole_psnr"] = _mean(M.masked_psnr(images, target, holes))
+        out["hole_l1"] = _mean(M.masked_l1(images, target, holes))
+    if ct_window is not None:
+        out.update(M.hu_errors(images, target, ct_window))
+    if perceptual_net is not None:
+        from trainer.feature_extractors import perceptual_distance
+        out["perceptual"] = _mean(perceptual_distance(perceptual_net, images, target))
+    return out
+
+
+def distribution_metrics(features: np.ndarray, reference: np.ndarray, seed: int) -> dict[str, float]:
+    from trainer import metrics as M
+    kid, kid_std = M.kernel_distance(features, reference, seed=seed)
+    return {"fd": M.frechet_distance(features, reference), "kid": kid, "kid_std": kid_std}
+
+
+# --------------------------------------------------------------------- result
+@dataclasses.dataclass
+class EvalResult:
+    gan: str
+    kind: str
+    num_examples: int
+    metrics: dict[str, dict[str, float] | None]   # CANDIDATE, TRIVIAL, LATEST, "references"
+    baselines: dict[str, str | None]              # what each baseline was
+    decision: blessing.Decision
+    config: EvalConfig
+    feature_extractor: dict[str, Any] | None = None
+    perceptual: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    panels: np.ndarray | None = None               # [rows, H, k*W, C] in [-1, 1]
+    panel_columns: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "gan": self.gan, "kind": self.kind, "num_examples": self.num_examples,
+            "blessed": self.decision.blessed, "summary": self.decision.summary(),
+            "reasons": self.decision.reasons,
+            "checks": [dict(dataclasses.asdict(c), passed=c.passed) for c in self.decision.checks],
+            "metrics": self.metrics, "baselines": self.baselines,
+            "feature_extractor": self.feature_extractor, "perceptual": self.perceptual,
+            "notes": self.notes, "config": dataclasses.asdict(self.config),
+        }
+
+
+def _panel_rows(columns: Sequence[np.ndarray], rows: int) -> np.ndarray:
+    """[rows, H, k*W, C]: the columns side by side (smaller images up-sampled, nearest)."""
+    import tensorflow as tf
+    h, w = columns[-1].shape[1:3]
+    c = max(col.shape[-1] for col in columns)
+    shown = []
+    for col in columns:
+        col = np.asarray(col[:rows], np.float32)
+        if col.shape[1:3] != (h, w):
+            col = tf.image.resize(col, (h, w), method="nearest").numpy()
+        if col.shape[-1] != c:
+            col = np.repeat(col, c, axis=-1)
+        shown.append(col)
+    return np.concatenate(shown, axis=2)
+
+
+def _shape_mismatch(latest: np.ndarray, candidate: np.ndarray) -> str | None:
+    if latest.shape[1:] != candidate.shape[1:]:
+        return (f"the latest blessed generator outputs {list(latest.shape[1:])}, the candidate "
+                f"{list(candidate.shape[1:])}: not comparable, the regression check is skipped")
+    return None
+
+
+def evaluate(gan: str, model_dir: str, eval_records: Sequence[bytes], tft_output,
+             config: EvalConfig | None = None, *, train_records: Sequence[bytes] | None = None,
+             baseline_model_dir: str | None = None, hparams: Mapping[str, Any] | None = None,
+             ct_window=(0.0, 2000.0), dataset: str | None = None) -> EvalResult:
+    """Evaluate the generator at ``model_dir`` (a SavedModel) on ``eval_records``.
+
+    ``train_records`` (unconditional GANs) train the feature extractor and give
+    the real-vs-real floor. ``baseline_model_dir`` is the latest blessed
+    generator's SavedModel, evaluated here on the same data.
+    """
+    config = config or EvalConfig()
+    spec = registry.get(gan)
+    records = list(eval_records[:config.max_examples])
+    if len(records) < 2:
+        raise ValueError(f"{gan}: need at least 2 eval records, received {len(records)}")
+    dataset = dataset or spec.dataset
+    if spec.kind == registry.UNCONDITIONAL:
+        if not train_records:
+            raise ValueError(f"{gan}: unconditional GANs need train_records (feature extractor, "
+                             "real-vs-real floor)")
+        result = _evaluate_unconditional(gan, model_dir, records, list(train_records), tft_output,
+                                         config, baseline_model_dir, dataset)
+    else:
+        result = _evaluate_image(gan, spec, model_dir, records, tft_output, config,
+                                 baseline_model_dir, hparams, ct_window)
+    log.info("%s: %s", gan, result.decision.summary())
+    return result
+
+
+def _evaluate_image(gan, spec, model_dir, records, tft_output, config, baseline_model_dir,
+                    hparams, ct_window) -> EvalResult:
+    from trainer import baselines
+    from trainer.feature_extractors import perceptual_model
+    data = transform_records(tft_output, records)
+    notes: list[str] = []
+    holes = None
+    if spec.kind == registry.INPAINTING:
+        from trainer.masks import fixed_masks
+        target = data[F.transformed_key(F.IMAGE)]
+        hp = spec.hparams(hparams or {})
+        masks = fixed_masks(len(records), target.shape[1], seed=config.seed,
+                            mask_type=hp.mask_type, max_masks=hp.max_masks,
+                            max_size_ratio=hp.max_size_ratio,
+                            max_thickness=hp.max_thickness).numpy()       # [N, H, W, 1]
+        masks = masks[:, :target.shape[1], :target.shape[2]]
+        holes = 1.0 - masks
+        feed = with_masks(records, masks)
+        trivial = baselines.mean_fill(target, masks)
+        trivial_name = "holes filled with the mean of the known pixels (per channel)"
+        shown_input = masks * target + (1.0 - masks) * 1.0               # holes white
+        input_title = "masked input"
+    else:
+        target = data[F.transformed_key(F.TARGET)]
+        inp = data[F.transformed_key(F.INPUT)]
+        feed = records
+        if inp.shape[1:3] == target.shape[1:3]:
+            trivial = inp
+            trivial_name = "the degraded input itself" + (
+                " (low-dose CT)" if (data[F.MODALITY] == b"CT").all() else "")
+        else:
+            trivial = baselines.bicubic_upsample(inp, target.shape[1:3])
+            trivial_name = (f"bicubic up-sampling of the {inp.shape[1]}x{inp.shape[2]} input "
+                            f"(tf.image.resize)")
+        shown_input = inp
+        input_title = "input"
+    is_ct = bool((data[F.MODALITY] == b"CT").all())
+    window = ct_window if is_ct else None
+
+    generated = generate(model_dir, feed)
+    if generated.shape != target.shape:
+        raise ValueError(f"{gan}: the generator outputs {list(generated.shape)}, the eval "
+                         f"targets are {list(target.shape)}")
+    net, unavailable = perceptual_model("imagenet", channels=target.shape[-1])
+    perceptual = unavailable or "LPIPS-style distance on ImageNet VGG19 features (layer weights 1)"
+    kwargs = dict(holes=holes, ct_window=window, perceptual_net=net)
+    metrics = {CANDIDATE: image_metrics(generated, target, **kwargs),
+               TRIVIAL: image_metrics(trivial, target, **kwargs), LATEST: None, "references": {}}
+    if spec.kind == registry.INPAINTING:
+        try:
+            strong = baselines.biharmonic_fill(target, masks)
+            metrics["references"]["biharmonic_fill"] = image_metrics(strong, target, **kwargs)
+        except Exception as err:  # informational only; report why it is missing
+            notes.append(f"biharmonic reference fill failed: {err}")
+    latest = None
+    if baseline_model_dir:
+        latest_images = generate(baseline_model_dir, feed)
+        mismatch = _shape_mismatch(latest_images, generated)
+        if mismatch:
+            notes.append(mismatch)
+        else:
+            metrics[LATEST] = image_metrics(latest_images, target, **kwargs)
+            latest = metrics[LATEST]
+    decision = blessing.decide(spec.kind, metrics[CANDIDATE], metrics[TRIVIAL], latest, config)
+    columns = [shown_input, trivial, generated, target]
+    titles = (input_title, "trivial baseline", "generated", "target")
+    return EvalResult(
+        gan=gan, kind=spec.kind, num_examples=len(records), metrics=metrics,
+        baselines={TRIVIAL: trivial_name, LATEST: baseline_model_dir},
+        decision=decision, config=config, perceptual=perceptual, notes=notes,
+        panels=_panel_rows(columns, config.num_panels) if config.num_panels else None,
+        panel_columns=titles)
+
+
+def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, config,
+                            baseline_model_dir, dataset) -> EvalResult:
+    from trainer import baselines
+    from trainer.feature_extractors import distribution_extractor
+    key = F.transformed_key(F.IMAGE)
+    real = transform_records(tft_output, records)
+    train = transform_records(tft_output, train_records)
+    labels = lambda d: d.get(F.TRANSFORMED_LABEL)  # noqa: E731
+    extractor = distribution_extractor(train[key], labels(train), real[key], labels(real),
+                                       dataset, seed=config.seed)
+    n = len(records)
+    rng = np.random.default_rng(config.seed)
+    floor_images = train[key][rng.choice(len(train[key]), min(n, len(train[key])), replace=False)]
+    noise = baselines.uniform_noise(n, real[key].shape[1:], seed=config.seed)
+    generated = generate(model_dir, seed_records(n))
+    if generated.shape[1:] != real[key].shape[1:]:
+        raise ValueError(f"{gan}: the generator outputs {list(generated.shape[1:])} images, "
+                         f"the eval images are {list(real[key].shape[1:])}")
+    f_real = extractor.embed(real[key])
+    floor = distribution_metrics(extractor.embed(floor_images), f_real, config.seed)
+    ceiling = distribution_metrics(extractor.embed(noise), f_real, config.seed)
+
+    def scored(images):
+        m = distribution_metrics(extractor.embed(images), f_real, config.seed)
+        m["fd_fraction"] = blessing.fd_fraction(m["fd"], floor["fd"], ceiling["fd"])
+        m["kid_fraction"] = blessing.fd_fraction(m["kid"], floor["kid"], ceiling["kid"])
+        return m
+
+    metrics = {CANDIDATE: scored(generated),
+               TRIVIAL: {"fd_real_vs_real": floor["fd"], "fd_real_vs_noise": ceiling["fd"],
+                         "kid_real_vs_real": floor["kid"], "kid_real_vs_noise": ceiling["kid"]},
+               LATEST: None, "references": {"real_vs_real": floor, "real_vs_noise": ceiling}}
+    notes = []
+    latest = None
+    if baseline_model_dir:
+        latest_images = generate(baseline_model_dir, seed_records(n))
+        mismatch = _shape_mismatch(latest_images, generated)
+        if mismatch:
+            notes.append(mismatch)
+        else:
+            latest = metrics[LATEST] = scored(latest_images)
+    decision = blessing.decide(registry.UNCONDITIONAL, metrics[CANDIDATE], metrics[TRIVIAL],
+                               latest, config)
+    k = config.num_panels
+    panels = None
+    if k:
+        # Rows of k generated samples, then k real eval images.
+        gen_row = np.concatenate(list(generated[:k]), axis=1)[None]
+        real_row = np.concatenate(list(real[key][:k]), axis=1)[None]
+        panels = np.concatenate([gen_row, real_row], axis=0)
+    return EvalResult(
+        gan=gan, kind=registry.UNCONDITIONAL, num_examples=n, metrics=metrics,
+        baselines={TRIVIAL: f"real-vs-real ({len(floor_images)} train vs {n} eval images) floor "
+                            f"and real-vs-noise ({n} uniform-noise images) ceiling",
+                   LATEST: baseline_model_dir},
+        decision=decision, config=config,
+        feature_extractor={"name": extractor.name, "description": extractor.description,
+                           **extractor.details},
+        perceptual="not applicable (unconditional)", notes=notes, panels=panels,
+        panel_columns=("generated (row 1)", "real eval (row 2)"))
+
+
+# -------------------------------------------------------------------- outputs
+def _to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def panel_png(panels: np.ndarray, min_side: int = 128) -> bytes:
+    """Stack the panel rows vertically into one PNG (up-sampled to >= ``min_side`` rows each)."""
+    import tensorflow as tf
+    grid = np.concatenate(list(panels), axis=0)                        # [rows*H, k*W, C]
+    factor = max(1, min_side // panels.shape[1])
+    grid = np.repeat(np.repeat(grid, factor, axis=0), factor, axis=1)
+    return tf.io.encode_png(_to_uint8(grid)).numpy()
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def metrics_table(result: EvalResult) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the metrics table: one row per metric, one column per model."""
+    m = result.metrics
+    columns = [(CANDIDATE, m[CANDIDATE]), (TRIVIAL, m[TRIVIAL])]
+    if m.get(LATEST):
+        columns.append((LATEST, m[LATEST]))
+    for name, values in (m.get("references") or {}).items():
+        columns.append((name, values))
+    names: list[str] = []
+    for _, values in columns:
+        for k in values or {}:
+            if k not in names:
+                names.append(k)
+    header = ["metric"] + [c for c, _ in columns]
+    rows = [[k] + [_fmt((values or {}).get(k)) for _, values in columns] for k in names]
+    return header, rows
+
+
+def report_markdown(result: EvalResult) -> str:
+    header, rows = metrics_table(result)
+    verdict = "**BLESSED**" if result.decision.blessed else "**NOT BLESSED**"
+    lines = [f"# {result.gan}: {verdict}", "",
+             f"{result.num_examples} eval examples; trivial baseline: "
+             f"{result.baselines[TRIVIAL]}.", ""]
+    if result.baselines.get(LATEST):
+        lines += [f"Latest blessed generator: `{result.baselines[LATEST]}`.", ""]
+    else:
+        lines += ["No earlier blessed generator of this GAN.", ""]
+    if result.feature_extractor:
+        lines += [f"Feature extractor: {result.feature_extractor['description']}. FD/KID "
+                  f"numbers from other extractors are not comparable.", ""]
+    lines += [f"Perceptual distance: {result.perceptual}.", "", "## Checks", ""]
+    lines += [f"- {c.describe()}" for c in result.decision.checks]
+    lines += ["", "## Metrics", "", "| " + " | ".join(header) + " |",
+              "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if result.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
+    if result.panels is not None:
+        lines += ["", "## Images", "", "Columns: " + " | ".join(result.panel_columns) + ".", "",
+                  f"![panels]({PANELS_PNG})"]
+    return "\n".join(lines) + "\n"
+
+
+def report_html(result: EvalResult) -> str:
+    header, rows = metrics_table(result)
+    esc = html.escape
+    verdict = "BLESSED" if result.decision.blessed else "NOT BLESSED"
+    colour = "#1a7f37" if result.decision.blessed else "#b42318"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(result.gan)} "
+             f"evaluation</title><style>body{{font-family:sans-serif;margin:2em}}"
+             f"table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;"
+             f"text-align:right}}td:first-child,th:first-child{{text-align:left}}"
+             f"img{{image-rendering:pixelated;max-width:100%}}</style></head><body>",
+             f"<h1>{esc(result.gan)}: <span style='color:{colour}'>{verdict}</span></h1>",
+             f"<p>{result.num_examples} eval examples; trivial baseline: "
+             f"{esc(result.baselines[TRIVIAL])}.</p>"]
+    latest = result.baselines.get(LATEST)
+    parts.append(f"<p>Latest blessed generator: <code>{esc(latest)}</code></p>" if latest
+                 else "<p>No earlier blessed generator of this GAN.</p>")
+    if result.feature_extractor:
+        parts.append(f"<p>Feature extractor: {esc(result.feature_extractor['description'])}. "
+                     "FD/KID numbers from other extractors are not comparable.</p>")
+    parts.append(f"<p>Perceptual distance: {esc(result.perceptual)}.</p><h2>Checks</h2><ul>")
+    parts += [f"<li>{esc(c.describe())}</li>" for c in result.decision.checks]
+    parts.append("</ul><h2>Metrics</h2><table><tr>"
+                 + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+    parts += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows]
+    parts.append("</table>")
+    if result.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes)
+                     + "</ul>")
+    if result.panels is not None:
+        parts.append("<h2>Images</h2><p>Columns: " + esc(" | ".join(result.panel_columns))
+                     + f"</p><img src='{PANELS_PNG}' alt='side-by-side panels'>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_outputs(result: EvalResult, output_dir: str) -> dict[str, str]:
+    """metrics.json, report.md, report.html, panels.png and TensorBoard events under ``output_dir``."""
+    import tensorflow as tf
+    tf.io.gfile.makedirs(output_dir)
+    paths = {name: os.path.join(output_dir, name)
+             for name in (METRICS_FILE, REPORT_MD, REPORT_HTML)}
+    with tf.io.gfile.GFile(paths[METRICS_FILE], "w") as fh:
+        json.dump(_json_safe(result.to_json()), fh, indent=2, sort_keys=True)
+    with tf.io.gfile.GFile(paths[REPORT_MD], "w") as fh:
+        fh.write(report_markdown(result))
+    with tf.io.gfile.GFile(paths[REPORT_HTML], "w") as fh:
+        fh.write(report_html(result))
+    if result.panels is not None:
+        paths[PANELS_PNG] = os.path.join(output_dir, PANELS_PNG)
+        with tf.io.gfile.GFile(paths[PANELS_PNG], "wb") as fh:
+            fh.write(panel_png(result.panels))
+    paths[TENSORBOARD_DIR] = os.path.join(output_dir, TENSORBOARD_DIR)
+    writer = tf.summary.create_file_writer(paths[TENSORBOARD_DIR])
+    with writer.as_default():
+        for who in (CANDIDATE, TRIVIAL, LATEST):
+            for name, value in (result.metrics.get(who) or {}).items():
+                if value is not None and math.isfinite(value):
+                    tf.summary.scalar(f"{who}/{name}", value, step=0)
+        tf.summary.scalar("blessed", float(result.decision.blessed), step=0)
+        tf.summary.text("report", report_markdown(result), step=0)
+        if result.panels is not None:
+            grid = np.concatenate(list(result.panels), axis=0)[None]
+            tf.summary.image("panels/" + " | ".join(result.panel_columns), (grid + 1.0) / 2.0,
+                             step=0)
+    writer.close()
+    return paths
+
+
+def _json_safe(value):
+    """NaN/inf as strings so that metrics.json is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
