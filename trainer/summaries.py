@@ -4,7 +4,8 @@
 * inpainting: ``masked | completed | original`` on the fixed evaluation masks;
 * unconditional GANs: samples from fixed noise.
 
-One row per example, written every ``every_epochs`` epochs as ``samples``.
+One row per example, written every ``every_epochs`` epochs as ``samples``,
+plus the generator's op graph once at the start.
 """
 from __future__ import annotations
 
@@ -56,7 +57,16 @@ class PanelCallback(keras.callbacks.Callback):
             tf.summary.image("samples", image_grid(rows, columns=columns), step=step)
         self.writer.flush()
 
+    def write_graph(self) -> None:
+        """The generator's op graph (Keras 3's TensorBoard callback writes none)."""
+        inputs = self.model.generator_inputs(self.batch)
+        fn = tf.function(lambda x: self.model.generator(x, training=False))
+        graph = fn.get_concrete_function(inputs).graph
+        with self.writer.as_default():
+            tf.summary.graph(graph)
+
     def on_train_begin(self, logs=None):
+        self.write_graph()
         self.write(0)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -61,11 +61,24 @@ class GanModel(keras.Model):
     def _compile_base(self, **kwargs):
         kwargs.setdefault("jit_compile", False)
         super().compile(optimizer=None, **kwargs)
+        # The networks are functional models, built when constructed; mark the
+        # GAN built so fit() does not try to trace call() on a training batch.
+        self.built = True
 
     def _build_optimizer(self, optimizer, variables):
         with self.distribute_strategy.scope():
             optimizer.build(variables)
         return optimizer
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.12's TF trainer pulls a batch and reduces it with
+        # ``strategy.reduce`` to trace the model symbolically; with a dict
+        # batch MultiWorkerMirroredStrategy rejects that reduction. The GAN
+        # is built at construction and has no compiled loss or metrics, so
+        # there is nothing to build.
+        if self.built:
+            return None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -111,13 +124,33 @@ class GanModel(keras.Model):
 
     # ------------------------------------------------------------- metrics
     def record(self, terms: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        """Update the trackers with per-example losses [B]; return the results."""
+        """Update the trackers with per-example losses [B]; return global results.
+
+        Each tracker adds ``sum(loss)`` and the local batch size; the running
+        totals and counts are then summed over replicas, so the returned
+        values (the per-step logs) are the means over the global batch and
+        identical on every replica and worker.
+        """
         for name, per_example in terms.items():
             per_example = tf.cast(per_example, tf.float32)
             n = tf.cast(tf.size(per_example), tf.float32)
             self._trackers[name].update_state(tf.reduce_mean(per_example), sample_weight=n)
         self.rng_step.assign_add(1)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        names = list(self._trackers)
+        stats = tf.stack([tf.convert_to_tensor(v) for name in names
+                          for v in (self._trackers[name].total, self._trackers[name].count)])
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
+        stats = tf.reshape(stats, [len(names), 2])  # [metric, (total, count)]
+        results = {name: tf.math.divide_no_nan(stats[i, 0], stats[i, 1])
+                   for i, name in enumerate(names)}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.12 reduces step outputs across workers with
+            # strategy.reduce("MEAN", v, axis=0), which rejects scalars; the
+            # values are equal on every replica, so a [1] vector is exact.
+            results = {name: tf.reshape(v, [1]) for name, v in results.items()}
+        return results
 
     @staticmethod
     def apply(optimizer, tape, loss, variables):

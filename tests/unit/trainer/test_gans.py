@@ -28,9 +28,10 @@ def _weights(gan, attrs):
     return {v.path: v.numpy().copy() for a in attrs for v in getattr(gan, a).trainable_variables}
 
 
-# Variables whose gradient is zero by construction: the critic's output bias
-# cancels in D(fake) - D(real) and does not move ∇ₓD, so WGAN-GP never updates it.
-ZERO_GRADIENT = {"pix2pix_wgan_gp": {"logits/bias"}}
+# Variables whose gradient is zero by construction (they may still move by
+# round-off): the output bias of a WGAN-GP critic cancels in D(fake) - D(real)
+# and does not change ∇ₓD; a RaGAN discriminator's cancels in C(x) - E[C(y)].
+ZERO_GRADIENT = {"pix2pix_wgan_gp": {"logits/bias"}, "pconv_inpainting": {"logits/bias"}}
 
 
 def _dataset(module, hp, n=4, batch=4, seed=0):
@@ -85,7 +86,8 @@ def test_one_train_step_updates_both_players(name):
     for before, after, side in ((g0, _weights(gan, g_attrs), "generator"),
                                 (d0, _weights(gan, d_attrs), "discriminator")):
         unchanged = {k for k in before if np.array_equal(before[k], after[k])}
-        assert unchanged == ZERO_GRADIENT.get(name, set()) & set(before), (side, unchanged)
+        assert unchanged <= ZERO_GRADIENT.get(name, set()), (side, unchanged)
+        assert len(unchanged) < len(before), side
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,0 +1,116 @@
+"""Strategy choice, and N replicas = one device (run in subprocesses: logical
+devices and TF_CONFIG must be set before TensorFlow starts).
+
+The two-replica check of vanilla_gan, dcgan and srrescycgan and the
+two-process MultiWorkerMirroredStrategy run are marked ``slow``; run them with
+
+    .venv/bin/python -m pytest tests/unit/trainer/test_distribute.py -m slow
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer import distribute
+
+HELPERS = pathlib.Path(__file__).parent / "helpers"
+PYTHON = sys.executable
+
+
+def test_get_strategy_names():
+    assert isinstance(distribute.get_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+    assert isinstance(distribute.get_strategy("default"), tf.distribute.OneDeviceStrategy)
+    assert isinstance(distribute.get_strategy(), tf.distribute.MirroredStrategy)
+    with pytest.raises(ValueError, match="unknown strategy 'tpu'; known: default, one_device"):
+        distribute.get_strategy("tpu")
+
+
+def test_multi_worker_needs_tf_config(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="needs TF_CONFIG"):
+        distribute.get_strategy("multi_worker")
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {}}')
+    with pytest.raises(ValueError, match="not a valid cluster spec"):
+        distribute.get_strategy("multi_worker")
+
+
+def test_replica_helpers_outside_strategy():
+    per_example = tf.constant([1.0, 2.0, 3.0])
+    assert distribute.global_batch_mean(per_example).numpy() == pytest.approx(2.0)
+    assert distribute.cross_replica_mean(tf.constant([[1.0, 3.0]])).numpy() == pytest.approx(2.0)
+    rows = distribute.replica_slice(lambda g: tf.range(g), 3)
+    np.testing.assert_array_equal(rows.numpy(), [0, 1, 2])
+
+
+def _two_replicas(tmp_path, names):
+    out = tmp_path / "two.json"
+    proc = subprocess.run([PYTHON, str(HELPERS / "two_replicas.py"), str(out), *names],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def _assert_equal_to_one_device(results):
+    for name, r in results.items():
+        for key, diff in r["loss_rel_diff"].items():
+            assert diff < 1e-5, (name, key, r["losses"][key], r["losses_two"][key])
+        assert r["weight_max_abs_diff"] < 1e-5, (name, r["weight_max_abs_diff"])
+        assert r["moved"] > 1e-5, (name, "the step did not change the weights")
+
+
+def test_two_replicas_equal_one_device(tmp_path):
+    """pix2pix (dropout, synchronised batch norm, gradient penalty) and pconv
+    (cross-replica RaGAN means, masks drawn per step) on 2 logical CPUs."""
+    _assert_equal_to_one_device(_two_replicas(tmp_path, ["pix2pix_wgan_gp", "pconv_inpainting"]))
+
+
+@pytest.mark.slow
+def test_two_replicas_equal_one_device_other_gans(tmp_path):
+    _assert_equal_to_one_device(_two_replicas(tmp_path, ["vanilla_gan", "dcgan", "srrescycgan"]))
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_end_with_same_weights(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [PYTHON, str(HELPERS / "multi_worker.py"), str(tmp_path), "dcgan", "3"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        outputs = [p.communicate(timeout=600) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-4000:]
+    reports = [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in range(2)]
+    assert [r["replicas"] for r in reports] == [2, 2]
+    for r in reports:
+        assert all(np.isfinite(v) for v in r["losses"].values()), r
+    # Reported losses are aggregated over both workers' replicas: identical.
+    assert reports[0]["losses"] == pytest.approx(reports[1]["losses"], rel=1e-6)
+    w0, w1 = (np.load(tmp_path / f"worker{i}.npz") for i in range(2))
+    assert len(w0.files) == len(w1.files) > 0
+    for key in w0.files:
+        np.testing.assert_allclose(w0[key], w1[key], rtol=0, atol=1e-6, err_msg=key)
