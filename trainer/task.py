@@ -64,6 +64,23 @@ def backup_dir(config: dict, train_files) -> str:
     return os.path.join(config["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
+def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_per_epoch: int,
+            backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2):
+    """``model.fit`` for ``ceil(train_steps / steps_per_epoch)`` epochs, with a
+    NaN/Inf guard, BackupAndRestore at every epoch end (a killed run resumes
+    from its last finished epoch), TensorBoard losses and image panels."""
+    epochs = max(1, math.ceil(train_steps / steps_per_epoch))
+    callbacks = [
+        NonFiniteLossGuard(),
+        keras.callbacks.BackupAndRestore(backup_dir),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 5)),
+        PanelCallback(log_dir, kind, eval_batch),
+        *callbacks,
+    ]
+    return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                     callbacks=callbacks, verbose=verbose)
+
+
 def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tft_output,
                      train_steps: int, model_run_dir: str, serving_model_dir: str):
     spec = registry.get(config["gan"])
@@ -81,21 +98,12 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
                                         shuffle=False)))
     with strategy.scope():
         model = module.build(hp)
-
-    steps_per_epoch = int(config.get("steps_per_epoch", 50))
-    epochs = max(1, math.ceil(train_steps / steps_per_epoch))
-    callbacks = [
-        NonFiniteLossGuard(),
-        keras.callbacks.BackupAndRestore(backup_dir(config, train_files)),
-        keras.callbacks.TensorBoard(log_dir=model_run_dir, update_freq=max(1, steps_per_epoch // 5),
-                                    write_graph=True),
-        PanelCallback(model_run_dir, spec.kind, eval_batch),
-    ]
-    model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-              verbose=2)
+    fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
+            steps_per_epoch=int(config.get("steps_per_epoch", 50)),
+            backup_dir=backup_dir(config, train_files), log_dir=model_run_dir)
     is_ct = int(config.get("bit_depth", 8)) == 16 and spec.kind == registry.PAIRED
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
-                            tft_output if spec.kind != registry.UNCONDITIONAL else tft_output,
+                            tft_output,
                             is_ct=is_ct, ct_window=config.get("ct_window", (0.0, 2000.0)))
     return model
 
