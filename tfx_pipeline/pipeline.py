@@ -7,7 +7,12 @@ Per dataset (shared by the GANs that train on it)::
 Per GAN::
 
     CuratedSchemaGen_<gan> -> ExampleValidator_<gan> -> ValidationGate_<gan>
-      -> Transform_<gan> -> Trainer_<gan> -> Pusher_<gan>
+      -> Transform_<gan> -> Trainer_<gan> -> GanEvaluator_<gan> -> Pusher_<gan>
+    LatestBlessedModel_<gan> (Resolver) ---------^
+
+GanEvaluator_<gan> compares the new generator with its trivial baseline and
+with the latest blessed generator of the GAN (docs/EVALUATION.md); the Pusher
+pushes only what it blessed.
 
 Runners (local, Beam, Kubeflow V2) only resolve flags into a PipelineConfig
 and call this function.
@@ -22,6 +27,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from tfx_pipeline.components.custom import CuratedSchemaGen, ValidationGate
+from tfx_pipeline.components.evaluator import GanEvaluator
 from tfx_pipeline.configs import GanRun, PipelineConfig
 from trainer import features as F
 
@@ -113,13 +119,34 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             eval_args=tfx.proto.EvalArgs(num_steps=run.eval_steps),
             custom_config=trainer_custom_config(config, run),
         ).with_id(f"Trainer_{gan}")
+        latest_blessed = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
+                                  producer_component_id=f"Trainer_{gan}"),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                           producer_component_id=f"GanEvaluator_{gan}"),
+        ).with_id(f"LatestBlessedModel_{gan}")
+        evaluator = GanEvaluator(
+            examples=gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            transform_graph=transform.outputs["transform_graph"],
+            baseline_model=latest_blessed.outputs["model"],
+            gan=gan,
+            eval_config=run.evaluation.to_json(),
+            run_info=json.dumps({"hparams": run.hparams_dict(), "ct_window": list(run.ct_window),
+                                 "dataset": os.path.basename(os.path.normpath(run.data_root)),
+                                 "code": code_fingerprint()},
+                                sort_keys=True),
+        ).with_id(f"GanEvaluator_{gan}")
         pusher = tfx.components.Pusher(
             model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
                     base_directory=os.path.join(config.serving_root, gan))),
         ).with_id(f"Pusher_{gan}")
-        components += [schema, validator, gate, transform, trainer, pusher]
+        components += [schema, validator, gate, transform, trainer, latest_blessed, evaluator,
+                       pusher]
 
     metadata = (tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
                 if config.metadata_path else None)
