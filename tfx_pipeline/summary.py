@@ -1,7 +1,10 @@
-"""What a finished run left behind: pushed models per GAN (read from the serving root)."""
+"""What a finished run left behind, per GAN: the pushed version, or why nothing was pushed."""
 from __future__ import annotations
 
+import dataclasses
 import os
+
+BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
 
 
 def latest_version(model_dir: str) -> str | None:
@@ -12,5 +15,43 @@ def latest_version(model_dir: str) -> str | None:
     return os.path.join(model_dir, str(max(versions))) if versions else None
 
 
-def pushed_models(config) -> dict[str, str | None]:
-    return {run.gan: latest_version(os.path.join(config.serving_root, run.gan)) for run in config.runs}
+def latest_output(pipeline_root: str, component_id: str, output: str) -> str | None:
+    """The newest ``<root>/<component>/<output>/<execution id>`` folder."""
+    base = os.path.join(pipeline_root, component_id, output)
+    if not os.path.isdir(base):
+        return None
+    ids = [int(d) for d in os.listdir(base) if d.isdigit()]
+    return os.path.join(base, str(max(ids))) if ids else None
+
+
+@dataclasses.dataclass(frozen=True)
+class GanOutcome:
+    gan: str
+    pushed: str | None        # newest pushed version folder
+    blessed: bool | None      # None: no evaluation found
+    report: str | None        # the evaluation report
+
+    def line(self) -> str:
+        if self.blessed is False:
+            return f"not pushed: the generator was not blessed (why: {self.report})"
+        if self.pushed:
+            return f"pushed {self.pushed}" + (f" (report: {self.report})" if self.report else "")
+        return "nothing pushed"
+
+
+def outcomes(config) -> list[GanOutcome]:
+    out = []
+    for run in config.runs:
+        blessing = latest_output(config.pipeline_root, f"GanEvaluator_{run.gan}", "blessing")
+        evaluation = latest_output(config.pipeline_root, f"GanEvaluator_{run.gan}", "evaluation")
+        blessed = None
+        if blessing:
+            marks = set(os.listdir(blessing))
+            blessed = True if BLESSED in marks else False if NOT_BLESSED in marks else None
+        report = None
+        if evaluation:
+            names = [n for n in sorted(os.listdir(evaluation)) if n.startswith("report")]
+            report = os.path.join(evaluation, names[0]) if names else evaluation
+        out.append(GanOutcome(run.gan, latest_version(os.path.join(config.serving_root, run.gan)),
+                              blessed, report))
+    return out

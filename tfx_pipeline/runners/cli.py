@@ -139,10 +139,10 @@ def run_pipeline(args) -> int:
 
 
 def print_summary(config) -> None:
-    from tfx_pipeline.summary import pushed_models
+    from tfx_pipeline.summary import outcomes
     print("\n== pipeline finished")
-    for gan, path in pushed_models(config).items():
-        print(f"  {gan:18s} pushed: {path or '(nothing pushed)'}")
+    for outcome in outcomes(config):
+        print(f"  {outcome.gan:18s} {outcome.line()}")
     print(f"  TensorBoard logs: {config.pipeline_root} "
           f"(open with: tfxgan tensorboard --logdir {config.pipeline_root})")
     print(f"  serving root (TF Serving model base path): {config.serving_root}")
