@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Beam's per-worker INFO lines drown the pipeline's own progress
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

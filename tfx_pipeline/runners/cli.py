@@ -18,6 +18,8 @@ def add_commands(sub) -> None:
     d.add_argument("--home", default=DEFAULT_HOME, help=f"output folder (default: {DEFAULT_HOME})")
     d.add_argument("--data-root", default="data", help="bundled datasets folder (default: data)")
     d.add_argument("--gans", nargs="+", choices=sorted(registry.GANS), help="default: all")
+    d.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="in_memory",
+                   help="Beam DirectRunner mode (default in_memory: faster on the small bundled data)")
     d.set_defaults(func=run_demo)
 
     r = sub.add_parser("run", help="run the pipeline (LocalDagRunner or BeamDagRunner)")
@@ -181,4 +183,20 @@ def run_demo(args) -> int:
         rc = tfxgan(["demo-data", *missing, "--output", args.data_root, "--no-progress"])
         if rc:
             return rc
-    return tfxgan(["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans])
+    # Beam in-process: on one machine with the small bundled datasets, starting
+    # DirectRunner worker processes costs more than they save (BENCHMARKS.md).
+    run = ["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans,
+           "--beam-mode", args.beam_mode]
+    rc = tfxgan(run)
+    if rc:
+        return rc
+    from tfx_pipeline.runners.demo import serve_and_predict
+    print("\n== serving the pushed generators locally (TF Serving API)")
+    serve_and_predict(build_config(build_parser_for(run)), os.path.abspath(args.home))
+    return 0
+
+
+def build_parser_for(argv):
+    """The parsed `tfxgan run` arguments of ``argv``."""
+    from tfx_pipeline.cli import build_parser
+    return build_parser().parse_args(argv)
