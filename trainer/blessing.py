@@ -41,9 +41,9 @@ class EvalConfig:
     min_psnr_gain_db: float = 0.5        # paired: PSNR must beat the baseline's by this many dB
     min_ssim_gain: float = 0.0           # paired, inpainting: SSIM must beat the baseline's by this
     min_hole_psnr_gain_db: float = 0.5   # inpainting: PSNR inside the holes, over the mean fill
-    max_fd_fraction: float = 0.5         # unconditional: at most this far from the real floor to noise
+    max_fd_fraction: float = 0.2         # unconditional: at most this far from the real floor to noise
     # --- vs the latest blessed generator of the same GAN
-    max_psnr_regression_db: float = 0.5  # paired, inpainting: PSNR (hole PSNR) may drop this much
+    max_psnr_regression_db: float = 0.75  # paired, inpainting: PSNR (hole PSNR) may drop this much
     max_ssim_regression: float = 0.02    # paired, inpainting: SSIM may drop this much
     max_fd_fraction_regression: float = 0.05  # unconditional: fd_fraction may rise this much
     # --- what is evaluated

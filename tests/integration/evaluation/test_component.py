@@ -1,0 +1,100 @@
+"""The GanEvaluator component's body on TFX artifacts, and TFX's Pusher reading its blessing."""
+import json
+import os
+
+import pytest
+
+pytestmark = pytest.mark.tfx
+
+
+def artifacts(ct, model_dir, tmp_path, model_id):
+    from tfx.types import standard_artifacts
+    examples = standard_artifacts.Examples()
+    examples.uri = str(ct["examples"])
+    examples.split_names = json.dumps(["train", "eval"])
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / f"model{model_id}")
+    os.makedirs(model.uri)
+    os.symlink(model_dir, os.path.join(model.uri, "Format-Serving"))
+    model.id = model_id
+    graph = standard_artifacts.TransformGraph()
+    graph.uri = ct["transform_dir"]
+    evaluation = standard_artifacts.ModelEvaluation()
+    evaluation.uri = str(tmp_path / f"evaluation{model_id}")
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / f"blessing{model_id}")
+    os.makedirs(evaluation.uri)
+    os.makedirs(blessing.uri)
+    return examples, model, graph, evaluation, blessing
+
+
+def push(model, blessing, destination):
+    from google.protobuf import json_format
+    from tfx.components.pusher import executor as pusher_executor
+    from tfx.proto import pusher_pb2
+    from tfx.types import standard_artifacts
+    from tfx.types import standard_component_specs as sc
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = destination + "_artifact"
+    dest = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=destination))
+    pusher_executor.Executor().Do(
+        {sc.MODEL_KEY: [model], sc.MODEL_BLESSING_KEY: [blessing]}, {sc.PUSHED_MODEL_KEY: [pushed]},
+        {sc.PUSH_DESTINATION_KEY: json_format.MessageToJson(dest), sc.CUSTOM_CONFIG_KEY: None})
+    return pushed
+
+
+def run_component(ct, model_dir, tmp_path, model_id, baseline=None):
+    from tfx_pipeline.components.evaluator import evaluate_and_bless
+    from trainer.blessing import EvalConfig
+    examples, model, graph, evaluation, blessing = artifacts(ct, model_dir, tmp_path, model_id)
+    run_info = json.dumps({"hparams": {}, "ct_window": [0.0, 2000.0], "dataset": "ct"})
+    result = evaluate_and_bless(examples, model, graph, evaluation, blessing, "pix2pix_wgan_gp",
+                                EvalConfig(num_panels=2).to_json(), run_info, baseline)
+    return result, model, evaluation, blessing
+
+
+@pytest.mark.parametrize("standin", ["zeros", "copy"])
+def test_useless_generators_are_not_blessed_and_not_pushed(ct, ct_models, tmp_path, standin, capsys):
+    result, model, evaluation, blessing = run_component(ct, ct_models[standin], tmp_path, 11)
+    assert not result.decision.blessed
+    assert os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    assert not os.path.exists(os.path.join(blessing.uri, "BLESSED"))
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert blessing.get_int_custom_property("current_model_id") == 11
+    assert blessing.get_string_custom_property("current_model") == model.uri
+    reasons = json.loads(blessing.get_string_custom_property("reasons"))
+    assert reasons and "trivial baseline" in reasons[0]
+    assert "NOT BLESSED" in capsys.readouterr().out          # the run log says why
+    # Key metrics are custom properties of the evaluation artifact (ML Metadata queries).
+    assert evaluation.get_float_custom_property("candidate_psnr") == pytest.approx(
+        result.metrics["candidate"]["psnr"])
+    assert evaluation.get_float_custom_property("trivial_baseline_psnr") > 0
+    assert os.path.isfile(os.path.join(evaluation.uri, "report.html"))
+
+    destination = str(tmp_path / "serving")
+    pushed = push(model, blessing, destination)
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert not os.path.exists(destination) or not os.listdir(destination)
+
+
+def test_a_blessed_generator_is_pushed_and_names_its_baseline(ct, ct_models, tmp_path):
+    from tfx.types import standard_artifacts
+    baseline = standard_artifacts.Model()
+    baseline.uri = str(tmp_path / "baseline")
+    os.makedirs(baseline.uri)
+    os.symlink(ct_models["copy"], os.path.join(baseline.uri, "Format-Serving"))  # dominated
+    baseline.id = 5
+    result, model, evaluation, blessing = run_component(ct, ct_models["blur"], tmp_path, 12,
+                                                        baseline=baseline)
+    assert result.decision.blessed, result.decision.reasons
+    assert os.path.exists(os.path.join(blessing.uri, "BLESSED"))
+    assert blessing.get_int_custom_property("blessed") == 1
+    assert blessing.get_int_custom_property("baseline_model_id") == 5
+    assert blessing.get_string_custom_property("baseline_model") == baseline.uri
+    assert evaluation.get_float_custom_property("latest_blessed_psnr") > 0
+    destination = str(tmp_path / "serving")
+    pushed = push(model, blessing, destination)
+    assert pushed.get_int_custom_property("pushed") == 1
+    (version,) = os.listdir(destination)
+    assert os.path.isfile(os.path.join(destination, version, "saved_model.pb"))
