@@ -21,7 +21,8 @@ def mlp_generator(latent_dim: int = 100, image_size: int = 28, channels: int = 1
         x = keras.layers.LeakyReLU(negative_slope=0.01, name=f"act{i}")(x)
     x = keras.layers.Dense(image_size * image_size * channels, activation="tanh",
                            dtype="float32", name="pixels")(x)
-    images = keras.layers.Reshape((image_size, image_size, channels), name="image")(x)  # [B, S, S, C]
+    images = keras.layers.Reshape((image_size, image_size, channels), dtype="float32",
+                                  name="image")(x)  # [B, S, S, C]
     return keras.Model(z, images, name=name)
 
 

@@ -212,3 +212,24 @@ def test_image_grid_callback_writes_summary(tmp_path):
     cb = callbacks.ImageGridCallback(str(tmp_path), batch)
     gan.fit(tf.data.Dataset.from_tensor_slices(batch).batch(4), epochs=1, verbose=0, callbacks=[cb])
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_generators_output_float32_under_mixed_bfloat16(name, mixed_bfloat16):
+    module, hp, gan = _build(name)
+    batch = {k: tf.constant(v) for k, v in batch_for(module, hp, 2).items()}
+    out = gan.generator(gan.generator_inputs(gan.unpack(batch)), training=False)
+    assert out.dtype == tf.float32
+
+
+def test_pix2pix_trains_under_mixed_bfloat16(mixed_bfloat16):
+    module, hp, gan = _build("pix2pix_wgan_gp")
+    history = gan.fit(_dataset(module, hp), epochs=1, verbose=0).history
+    assert all(np.isfinite(v[0]) for v in history.values()), history
