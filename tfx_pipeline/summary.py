@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
@@ -30,8 +31,11 @@ class GanOutcome:
     pushed: str | None        # newest pushed version folder
     blessed: bool | None      # None: no evaluation found
     report: str | None        # the evaluation report
+    unchanged: bool = False   # the candidate was already the latest blessed (and pushed) one
 
     def line(self) -> str:
+        if self.unchanged:
+            return f"unchanged since it was blessed and pushed; serving {self.pushed}"
         if self.blessed is False:
             return f"not pushed: the generator was not blessed (why: {self.report})"
         if self.pushed:
@@ -48,10 +52,14 @@ def outcomes(config) -> list[GanOutcome]:
         if blessing:
             marks = set(os.listdir(blessing))
             blessed = True if BLESSED in marks else False if NOT_BLESSED in marks else None
-        report = None
+        report, unchanged = None, False
         if evaluation:
             names = [n for n in sorted(os.listdir(evaluation)) if n.startswith("report")]
             report = os.path.join(evaluation, names[0]) if names else evaluation
+            metrics = os.path.join(evaluation, "metrics.json")
+            if os.path.exists(metrics):
+                with open(metrics) as fh:
+                    unchanged = "unchanged_model_id" in json.load(fh)
         out.append(GanOutcome(run.gan, latest_version(os.path.join(config.serving_root, run.gan)),
-                              blessed, report))
+                              blessed, report, unchanged))
     return out

@@ -1,6 +1,6 @@
 """The whole pipeline, every GAN, for real: LocalDagRunner + SQLite ML Metadata.
 
-One tiny run (24 records per dataset, 2 training steps per GAN) is shared by
+One tiny run (40 records per dataset, 2 training steps per GAN) is shared by
 the tests of this module; they check the artifacts, the pushed SavedModels,
 TensorBoard logs, a fully cached re-run and a re-run after one GAN's
 hyper-parameters change.
@@ -27,7 +27,7 @@ def pipeline(tmp_path_factory):
         return {"home": root / "home", "data": root / "data", "proc": None, "cold_seconds": 0.0}
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
-    tfxgan("demo-data", "-o", str(data), "--count", "24", "--no-progress")
+    tfxgan("demo-data", "-o", str(data), "--count", "40", "--no-progress")
     home = root / "home"
     proc, seconds = run_pipeline(home, data, ALL_GANS)
     return {"home": home, "data": data, "proc": proc, "cold_seconds": seconds}

@@ -82,6 +82,32 @@ def record_evaluation(result, evaluation, blessing, model, baseline_model=None) 
     blessing.set_string_custom_property("report", os.path.join(evaluation.uri, E.REPORT_MD))
 
 
+def already_blessed(gan: str, model, evaluation, blessing) -> None:
+    """The candidate *is* the latest blessed generator (a re-run whose Trainer came
+    from the cache): it is already in TF Serving, so nothing is evaluated and it is
+    not pushed again. The blessing says so (blessed=0, which the latest-blessed
+    resolver ignores: the original blessing still counts), and the next re-run is
+    fully cached."""
+    reason = (f"unchanged: this generator (model artifact {model.id}) is already the latest "
+              f"blessed one and was pushed then; not pushed again")
+    os.makedirs(evaluation.uri, exist_ok=True)
+    with open(os.path.join(evaluation.uri, "metrics.json"), "w") as fh:
+        json.dump({"gan": gan, "unchanged_model_id": model.id, "reasons": [reason]}, fh, indent=2)
+    with open(os.path.join(evaluation.uri, "report.md"), "w") as fh:
+        fh.write(f"# {gan}\n\n{reason}.\n")
+    evaluation.set_int_custom_property(BLESSED_KEY, 0)
+    evaluation.set_string_custom_property("gan", gan)
+    os.makedirs(blessing.uri, exist_ok=True)
+    with open(os.path.join(blessing.uri, NOT_BLESSED_FILE), "w"):
+        pass
+    blessing.set_int_custom_property(BLESSED_KEY, 0)
+    blessing.set_string_custom_property(CURRENT_MODEL_KEY, model.uri)
+    blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))
+    blessing.set_string_custom_property("summary", f"NOT PUSHED AGAIN: {reason}")
+    blessing.set_string_custom_property("reasons", json.dumps([reason]))
+    print(f"[GanEvaluator {gan}] {reason}", flush=True)
+
+
 def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan: str,
                        eval_config: str, run_info: str, baseline_model=None):
     """The component's body, on artifacts (callable directly in tests)."""
@@ -94,9 +120,9 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     eval_records = E.read_records(examples.uri, EVAL_SPLIT, limit=config.max_examples)
     train_records = (E.read_records(examples.uri, TRAIN_SPLIT, limit=MAX_TRAIN_RECORDS)
                      if spec.kind == registry.UNCONDITIONAL else None)
-    baseline_dir = serving_model_dir(baseline_model.uri) if baseline_model is not None else None
     if baseline_model is not None and baseline_model.id and baseline_model.id == model.id:
-        baseline_dir = None   # the candidate itself was blessed before (a cached re-run)
+        return already_blessed(gan, model, evaluation, blessing)
+    baseline_dir = serving_model_dir(baseline_model.uri) if baseline_model is not None else None
     result = E.evaluate(
         gan, serving_model_dir(model.uri), eval_records, tft.TFTransformOutput(transform_graph.uri),
         config, train_records=train_records, baseline_model_dir=baseline_dir,

@@ -47,6 +47,7 @@ def push(model, blessing, destination):
 def run_component(ct, model_dir, tmp_path, model_id, baseline=None):
     from tfx_pipeline.components.evaluator import evaluate_and_bless
     from trainer.blessing import EvalConfig
+    os.makedirs(tmp_path, exist_ok=True)
     examples, model, graph, evaluation, blessing = artifacts(ct, model_dir, tmp_path, model_id)
     run_info = json.dumps({"hparams": {}, "ct_window": [0.0, 2000.0], "dataset": "ct"})
     result = evaluate_and_bless(examples, model, graph, evaluation, blessing, "pix2pix_wgan_gp",
@@ -98,3 +99,23 @@ def test_a_blessed_generator_is_pushed_and_names_its_baseline(ct, ct_models, tmp
     assert pushed.get_int_custom_property("pushed") == 1
     (version,) = os.listdir(destination)
     assert os.path.isfile(os.path.join(destination, version, "saved_model.pb"))
+
+
+def test_the_latest_blessed_generator_itself_is_not_evaluated_or_pushed_again(ct, ct_models, tmp_path):
+    """A re-run whose Trainer came from the cache resolves the candidate as its own
+    baseline: it is already served, so it is neither re-evaluated nor pushed twice."""
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+    first, model, _, first_blessing = run_component(ct, ct_models["blur"], tmp_path / "a", 21)
+    assert first.decision.blessed
+    again, _, evaluation, blessing = run_component(ct, ct_models["blur"], tmp_path / "b", 21,
+                                                   baseline=model)
+    assert again is None
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert "already the latest blessed" in json.loads(blessing.get_string_custom_property("reasons"))[0]
+    pushed = push(model, blessing, str(tmp_path / "serving"))
+    assert pushed.get_int_custom_property("pushed") == 0
+    # The original blessing still makes this model the latest blessed one.
+    resolved = LatestBlessedModelStrategy()._resolve(
+        {"model": [model], "model_blessing": [first_blessing, blessing]}, "model", "model_blessing")
+    assert resolved["model"] == [model]
