@@ -18,6 +18,9 @@ from trainer.models.patchgan import patchgan
 from trainer.models.pconv_unet import pconv_unet
 
 
+NO_PERCEPTUAL = "none"   # perceptual_weights value: no perceptual term
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
     image_size: int = 512                  # H = W of the images (power of two >= 32)
@@ -33,7 +36,12 @@ class HParams:
     lambda_content: float = 1.0            # weight of the perceptual (VGG19) loss
     lambda_adv: float = 0.01               # weight of the RaGAN adversarial loss
     perceptual_layers: tuple = ("block1_pool", "block2_pool", "block3_pool")  # VGG19 layers (Liu et al.: pool1-3)
-    perceptual_weights: str = "imagenet"   # "imagenet", a path to the notop .h5, or "random" (test stand-in)
+    # VGG19 weights of the perceptual loss: "imagenet", a path to the notop .h5, "random"
+    # (test stand-in only) or "none": no perceptual term at all (VGG19 is not built and
+    # content_loss is reported as 0). Use "none" when no ImageNet weights exist rather
+    # than training against random features: with random weights the term is ~100 vs a
+    # pixel loss of ~0.5 and the holes are filled worse than by the mean colour.
+    perceptual_weights: str = "imagenet"
     mask_type: str = "irregular"           # "irregular" strokes or "rectangle"
     max_masks: int = 3                     # at most this many shapes per mask
     max_size_ratio: float = 0.3            # each shape at most this fraction of the side
@@ -77,8 +85,9 @@ class PConvInpainting(GanModel):
         self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters)
         self.discriminator = patchgan([shape], hp.base_filters, norm="none",
                                       num_down=hp.d_num_down, name="patchgan_discriminator")
-        self.vgg = perceptual.vgg19_features(hp.perceptual_layers, hp.perceptual_weights,
-                                             channels=hp.channels, seed=hp.seed)
+        self.vgg = (None if hp.perceptual_weights == NO_PERCEPTUAL else
+                    perceptual.vgg19_features(hp.perceptual_layers, hp.perceptual_weights,
+                                              channels=hp.channels, seed=hp.seed))
 
     def compile(self, d_optimizer=None, g_optimizer=None, lambda_pixel=None, lambda_content=None,
                 lambda_adv=None, **kwargs):
@@ -116,6 +125,12 @@ class PConvInpainting(GanModel):
         return (distribute.cross_replica_mean(real_logits),
                 distribute.cross_replica_mean(fake_logits))
 
+    def perceptual_term(self, prediction, image):
+        """Per-example L1 perceptual loss [B]; zeros when perceptual_weights="none"."""
+        if self.vgg is None:
+            return tf.zeros([tf.shape(image)[0]], image.dtype)
+        return losses.perceptual_loss(self.vgg(prediction), self.vgg(image), distance="l1")
+
     def train_step(self, data):
         # 1. Validate the images y [B, S, S, C]; draw this step's masks M.
         # 2. Discriminator: RaGAN on y vs the completed image M·y + (1-M)·G(M·y, M).
@@ -144,7 +159,7 @@ class PConvInpainting(GanModel):
             adv = losses.relativistic_average_generator_loss(
                 real_logits, fake_logits, real_mean, fake_mean)
             pixel = losses.l1_loss(image, prediction)
-            content = losses.perceptual_loss(self.vgg(prediction), self.vgg(image), distance="l1")
+            content = self.perceptual_term(prediction, image)
             g_loss = (self.lambda_pixel * pixel + self.lambda_content * content
                       + self.lambda_adv * adv)                                # [B]
             g_scaled = distribute.global_batch_mean(g_loss)

@@ -19,6 +19,9 @@ from trainer.models.patchgan import patchgan
 from trainer.models.sr_generators import sr_generator_hr, sr_generator_lr
 
 
+NO_PERCEPTUAL = "none"   # perceptual_weights value: no perceptual term
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
     image_size: int = 256                   # HR side H = W (LR side = image_size // scale)
@@ -33,17 +36,24 @@ class HParams:
     beta_1: float = 0.9                     # Adam β1
     beta_2: float = 0.999                   # Adam β2
     lambda_content: float = 10.0            # weight of the L1 content loss
+    lambda_adv: float = 1.0                 # weight of the adversarial loss (seed: 1)
     lambda_cycle: float = 10.0              # weight of the cycle loss
     lambda_identity: float = 0.0            # weight of the shape-correct identity loss (0 = off)
     perceptual_layers: tuple = ("block5_conv4",)  # VGG19 layers of the perceptual loss (L2)
-    perceptual_weights: str = "imagenet"    # "imagenet", a path to the notop .h5, or "random" (test stand-in)
+    # VGG19 weights of the perceptual loss: "imagenet", a path to the notop .h5, "random"
+    # (test stand-in only) or "none": no perceptual term at all (VGG19 is not built and
+    # perceptual_loss is reported as 0). Use "none" when no ImageNet weights exist rather
+    # than training against random features: with random weights the term is ~300 vs a
+    # content loss of ~0.5 and drives G_HR away from the target.
+    perceptual_weights: str = "imagenet"
     seed: int = 0                           # seed of the random VGG stand-in
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "scale", "base_filters",
                                      "num_res_blocks", "batch_size", "learning_rate",
                                      "lr_decay_steps", "lr_decay_rate"),
-                     non_negative=("lambda_content", "lambda_cycle", "lambda_identity"),
+                     non_negative=("lambda_content", "lambda_adv", "lambda_cycle",
+                                         "lambda_identity"),
                      probabilities=("beta_1", "beta_2"))
         if self.image_size % self.scale or self.image_size // self.scale < 8:
             raise ValueError(f"image_size must be a multiple of scale with an LR side >= 8, "
@@ -72,7 +82,7 @@ class SrResCycGan(GanModel):
     """G_HR, G_LR, D_HR, D_LR with adversarial, perceptual, content, TV and cycle losses.
 
     D = BCE(D_HR(x),1) + BCE(D_HR(G_HR(y)),0) + BCE(D_LR(y),1) + BCE(D_LR(G_LR(x)),0)
-    G = perceptual + adversarial + TV + λ_content·content + λ_cycle·cycle (+ λ_id·identity)
+    G = perceptual + λ_adv·adversarial + TV + λ_content·content + λ_cycle·cycle (+ λ_id·identity)
     with x the HR target and y the LR input.
     """
 
@@ -92,8 +102,9 @@ class SrResCycGan(GanModel):
                              norm="none", num_down=_num_down(hp.image_size), name="d_hr")
         self.d_lr = patchgan([(hp.lr_size, hp.lr_size, hp.channels)], hp.base_filters,
                              norm="none", num_down=_num_down(hp.lr_size), name="d_lr")
-        self.vgg = perceptual.vgg19_features(hp.perceptual_layers, hp.perceptual_weights,
-                                             channels=hp.channels, seed=hp.seed)
+        self.vgg = (None if hp.perceptual_weights == NO_PERCEPTUAL else
+                    perceptual.vgg19_features(hp.perceptual_layers, hp.perceptual_weights,
+                                              channels=hp.channels, seed=hp.seed))
 
     @property
     def generator(self) -> keras.Model:
@@ -138,11 +149,17 @@ class SrResCycGan(GanModel):
         return (losses.identity_loss(self.g_hr(hr_as_input, training=True), hr)
                 + losses.identity_loss(self.g_lr(lr_as_input, training=True), lr))
 
+    def perceptual_term(self, sr, hr):
+        """Per-example L2 perceptual loss [B]; zeros when perceptual_weights="none"."""
+        if self.vgg is None:
+            return tf.zeros([tf.shape(hr)[0]], hr.dtype)
+        return losses.perceptual_loss(self.vgg(sr), self.vgg(hr), "l2")
+
     def train_step(self, data):
         # 1. Validate: LR input y [B, s, s, C], HR target x [B, S, S, C].
         # 2. Discriminators: D_HR on x vs G_HR(y), D_LR on y vs G_LR(x) (BCE); update both.
         # 3. Generators: forward cycle y → G_HR → G_LR, backward cycle x → G_LR → G_HR;
-        #    perceptual + adversarial + TV + λ_c·content + λ_cyc·cycle (+ λ_id·identity).
+        #    perceptual + λ_adv·adversarial + TV + λ_c·content + λ_cyc·cycle (+ λ_id·identity).
         # 4. Report every term (unweighted) and the totals.
         batch = self.unpack(data)
         lr, hr = batch[F.INPUT], batch[F.TARGET]
@@ -166,13 +183,13 @@ class SrResCycGan(GanModel):
             adv = (losses.minimax_generator_loss(self.d_hr(sr, training=True))
                    + losses.minimax_generator_loss(self.d_lr(lr_fake, training=True)))
             terms = {
-                "perceptual_loss": losses.perceptual_loss(self.vgg(sr), self.vgg(hr), "l2"),
+                "perceptual_loss": self.perceptual_term(sr, hr),
                 "adv_loss": adv,
                 "content_loss": losses.l1_loss(hr, sr),
                 "tv_loss": losses.total_variation_loss(sr, hr),
                 "cycle_loss": losses.cycle_loss(lr, lr_cycled, hr, hr_cycled),
             }
-            g_loss = (terms["perceptual_loss"] + adv + terms["tv_loss"]
+            g_loss = (terms["perceptual_loss"] + self.hparams.lambda_adv * adv + terms["tv_loss"]
                       + self.lambda_content * terms["content_loss"]
                       + self.lambda_cycle * terms["cycle_loss"])
             if self.lambda_identity > 0:

@@ -1,4 +1,14 @@
-"""The two generators of SRResCycGAN (seed 003): G_HR (LR → HR) and G_LR (HR → LR)."""
+"""The two generators of SRResCycGAN (seed 003): G_HR (LR → HR) and G_LR (HR → LR).
+
+Both are a classical resampling plus a learned residual: ``clip(resample(x) + r,
+-1, 1)``. The tail conv that produces ``r`` is zero-initialised, so at
+initialisation G_HR *is* bicubic up-sampling (the evaluator's trivial baseline)
+and G_LR is ``scale``×``scale`` average pooling; training only has to learn the
+correction. The range [-1, 1] is kept by clipping (``hard_tanh``), not by
+``tanh(resample + r)``: tanh on the sum compresses the interpolated prior itself
+(tanh(0.9) = 0.72), so the untrained model would be far worse than plain
+interpolation and the residual would first have to learn to undo the tanh.
+"""
 from __future__ import annotations
 
 import keras
@@ -18,21 +28,23 @@ def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_f
                     num_res_blocks: int = 5, name: str = "g_hr") -> keras.Model:
     """G_HR: upscale first, then refine (the SRResDNet idea, Umer et al. 2020).
 
-    lr [B, s, s, C] → bilinear ×scale → u [B, S, S, C]; Conv3(b) → residual
-    blocks → Conv3(C) → r; output tanh(u + r) [B, S, S, C] with S = s·scale.
+    lr [B, s, s, C] → bicubic ×scale → u [B, S, S, C]; Conv3(b) → residual
+    blocks → Conv3(C, zero init) → r; output clip(u + r, -1, 1) [B, S, S, C]
+    with S = s·scale. At initialisation r = 0: the output is bicubic up-sampling.
     """
     check_positive(lr_size=lr_size, channels=channels, scale=scale, base_filters=base_filters,
                    num_res_blocks=num_res_blocks)
     lr = keras.Input((lr_size, lr_size, channels), name="lr")
-    up = keras.layers.UpSampling2D(scale, interpolation="bilinear", name="upscale")(lr)  # [B, S, S, C]
+    up = keras.layers.UpSampling2D(scale, interpolation="bicubic", name="upscale")(lr)  # [B, S, S, C]
     x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(up)
     head = x
     for i in range(num_res_blocks):
         x = _residual_block(x, base_filters, name=f"res{i}")
     x = keras.layers.Add(name="body_skip")([head, x])
-    r = keras.layers.Conv2D(channels, 3, padding="same", name="tail")(x)
+    r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
+                            name="tail")(x)
     out = keras.layers.Add(name="refine")([up, r])
-    out = keras.layers.Activation("tanh", dtype="float32", name="hr")(out)
+    out = keras.layers.Activation("hard_tanh", dtype="float32", name="hr")(out)  # clip to [-1, 1]
     return keras.Model(lr, out, name=name)
 
 
@@ -41,8 +53,10 @@ def sr_generator_lr(hr_size: int = 256, channels: int = 1, scale: int = 4, base_
     """G_LR: the learned degradation, Conv → ResNet → Conv with downsampling.
 
     hr [B, S, S, C] → Conv3(b) → residual blocks → log2(scale) × (Conv3(b,
-    s2) → LeakyReLU(0.2)) → Conv3(C) → r; output tanh(avgpool_scale(hr) + r)
-    [B, S/scale, S/scale, C]. ``scale`` must be a power of two.
+    s2) → LeakyReLU(0.2)) → Conv3(C, zero init) → r; output
+    clip(avgpool_scale(hr) + r, -1, 1) [B, S/scale, S/scale, C]. At
+    initialisation r = 0: the output is average pooling. ``scale`` must be a
+    power of two.
     """
     check_positive(hr_size=hr_size, channels=channels, base_filters=base_filters,
                    num_res_blocks=num_res_blocks)
@@ -56,8 +70,9 @@ def sr_generator_lr(hr_size: int = 256, channels: int = 1, scale: int = 4, base_
     for i in range(steps):
         x = keras.layers.Conv2D(base_filters, 3, strides=2, padding="same", name=f"down{i}")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_act")(x)
-    r = keras.layers.Conv2D(channels, 3, padding="same", name="tail")(x)
+    r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
+                            name="tail")(x)
     pooled = keras.layers.AveragePooling2D(scale, name="downscale")(hr)  # [B, S/scale, S/scale, C]
     out = keras.layers.Add(name="refine")([pooled, r])
-    out = keras.layers.Activation("tanh", dtype="float32", name="lr")(out)
+    out = keras.layers.Activation("hard_tanh", dtype="float32", name="lr")(out)  # clip to [-1, 1]
     return keras.Model(hr, out, name=name)
