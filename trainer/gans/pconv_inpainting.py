@@ -32,7 +32,8 @@ class HParams:
     d_learning_rate: float = 1e-4          # discriminator Adam learning rate
     beta_1: float = 0.9                    # Adam β1
     beta_2: float = 0.999                  # Adam β2
-    lambda_pixel: float = 1.0              # weight of the pixel L1 loss
+    lambda_pixel: float = 1.0              # weight of the pixel L1 loss (whole image)
+    lambda_hole: float = 0.0               # extra weight of the L1 loss in the holes (Liu et al.: 6; 0 = off, the seed)
     lambda_content: float = 1.0            # weight of the perceptual (VGG19) loss
     lambda_adv: float = 0.01               # weight of the RaGAN adversarial loss
     perceptual_layers: tuple = ("block1_pool", "block2_pool", "block3_pool")  # VGG19 layers (Liu et al.: pool1-3)
@@ -51,7 +52,7 @@ class HParams:
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "base_filters", "d_num_down",
                                      "batch_size", "g_learning_rate", "d_learning_rate"),
-                     non_negative=("lambda_pixel", "lambda_content", "lambda_adv"),
+                     non_negative=("lambda_pixel", "lambda_hole", "lambda_content", "lambda_adv"),
                      probabilities=("beta_1", "beta_2"))
         masks.validate_mask_args(self.mask_type, self.max_masks, self.max_size_ratio,
                                  self.max_thickness)
@@ -72,14 +73,16 @@ class PConvInpainting(GanModel):
     """PConvUNet generator + PatchGAN discriminator.
 
     Discriminator: RaGAN on real images vs completed images.
-    Generator: λ_pixel·|y - ŷ| + λ_content·Σ_l |φ_l(ŷ) - φ_l(y)| + λ_adv·RaGAN_G,
+    Generator: λ_pixel·|y - ŷ| + λ_hole·|(1-M)(y - ŷ)| + λ_content·Σ_l |φ_l(ŷ) - φ_l(y)|
+    + λ_adv·RaGAN_G,
     with ŷ the raw prediction and φ_l VGG19 pool1-3 features.
     """
 
-    LOSS_NAMES = ("d_loss", "g_loss", "content_loss", "adv_loss", "pixel_loss")
+    LOSS_NAMES = ("d_loss", "g_loss", "content_loss", "adv_loss", "pixel_loss", "hole_loss")
 
     def __init__(self, hparams: HParams, **kwargs):
-        super().__init__(hparams, input_shapes(hparams), name="pconv_inpainting", **kwargs)
+        names = tuple(n for n in self.LOSS_NAMES if n != "hole_loss" or hparams.lambda_hole > 0)
+        super().__init__(hparams, input_shapes(hparams), names, name="pconv_inpainting", **kwargs)
         hp = hparams
         shape = (hp.image_size, hp.image_size, hp.channels)
         self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters)
@@ -162,10 +165,15 @@ class PConvInpainting(GanModel):
             content = self.perceptual_term(prediction, image)
             g_loss = (self.lambda_pixel * pixel + self.lambda_content * content
                       + self.lambda_adv * adv)                                # [B]
+            terms = {"content_loss": content, "adv_loss": adv, "pixel_loss": pixel}
+            if self.hparams.lambda_hole > 0:
+                # Liu et al. 2018 eq. 1: L_hole = |(1 - M)·(ŷ - y)|_1 / (C·H·W).
+                holes = 1.0 - tf.cast(mask, image.dtype)
+                terms["hole_loss"] = losses.l1_loss(holes * image, holes * prediction)
+                g_loss += self.hparams.lambda_hole * terms["hole_loss"]
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
-        return self.record({"d_loss": d_loss, "g_loss": g_loss, "content_loss": content,
-                            "adv_loss": adv, "pixel_loss": pixel})
+        return self.record({"d_loss": d_loss, "g_loss": g_loss, **terms})
 
 
 def build(hparams: HParams | None = None) -> PConvInpainting:

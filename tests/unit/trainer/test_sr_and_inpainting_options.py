@@ -1,0 +1,77 @@
+"""SR generators start as classical resampling; perceptual_weights="none"; the hole loss."""
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer import baselines, registry
+from trainer.models.sr_generators import sr_generator_hr, sr_generator_lr
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
+from tiny_configs import TINY, batch_for  # noqa: E402
+
+
+def _images(shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype("float32")
+
+
+def test_g_hr_at_init_is_the_bicubic_baseline():
+    lr = _images([3, 8, 8, 3])
+    g = sr_generator_hr(8, 3, 4, base_filters=4, num_res_blocks=1)
+    np.testing.assert_allclose(g(lr, training=False).numpy(),
+                               baselines.bicubic_upsample(lr, (32, 32)), atol=1e-5)
+
+
+def test_g_lr_at_init_is_average_pooling():
+    hr = _images([2, 32, 32, 1])
+    g = sr_generator_lr(32, 1, 4, base_filters=4, num_res_blocks=1)
+    expected = hr.reshape(2, 8, 4, 8, 4, 1).mean(axis=(2, 4))
+    np.testing.assert_allclose(g(hr, training=False).numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["hr", "lr"])
+def test_sr_generators_clip_to_the_serving_range(which):
+    g = (sr_generator_hr(8, 1, 4, base_filters=4, num_res_blocks=1) if which == "hr"
+         else sr_generator_lr(32, 1, 4, base_filters=4, num_res_blocks=1))
+    tail = g.get_layer("tail")
+    kernel, bias = tail.get_weights()
+    tail.set_weights([np.full_like(kernel, 5.0), np.full_like(bias, 3.0)])  # a huge residual
+    x = _images([2, *g.input_shape[1:]])
+    y = g(x, training=False).numpy()
+    assert y.min() >= -1.0 and y.max() <= 1.0
+    assert np.isclose(y, 1.0).any() or np.isclose(y, -1.0).any()
+
+
+@pytest.mark.parametrize("name,loss", [("srrescycgan", "perceptual_loss"),
+                                       ("pconv_inpainting", "content_loss")])
+def test_perceptual_weights_none_builds_no_vgg_and_reports_zero(name, loss):
+    spec = registry.get(name)
+    module = spec.load()
+    hp = spec.hparams({**TINY[name], "perceptual_weights": "none"})
+    gan = module.build(hp)
+    assert gan.vgg is None
+    data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 4)).batch(4)
+    logs = gan.fit(data, epochs=1, verbose=0).history
+    assert logs[loss] == [0.0]
+    assert all(np.isfinite(v[0]) for v in logs.values())
+
+
+def test_pconv_hole_loss_reported_only_when_weighted():
+    spec = registry.get("pconv_inpainting")
+    module = spec.load()
+    plain = module.build(spec.hparams({**TINY["pconv_inpainting"], "perceptual_weights": "none"}))
+    assert "hole_loss" not in {m.name for m in plain.metrics}
+    hp = spec.hparams({**TINY["pconv_inpainting"], "perceptual_weights": "none", "lambda_hole": 6.0})
+    gan = module.build(hp)
+    data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 4)).batch(4)
+    logs = gan.fit(data, epochs=1, verbose=0).history
+    assert logs["hole_loss"][0] > 0 and np.isfinite(logs["g_loss"][0])
+
+
+def test_quick_preset_trains_without_perceptual_features():
+    from tfx_pipeline.configs import QUICK_HPARAMS
+    for name in ("srrescycgan", "pconv_inpainting"):
+        assert QUICK_HPARAMS[name]["perceptual_weights"] == "none"
+        registry.get(name).hparams(QUICK_HPARAMS[name])   # valid overrides
