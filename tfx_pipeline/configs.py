@@ -45,7 +45,7 @@ QUICK_HPARAMS: dict[str, dict[str, Any]] = {
                         perceptual_weights="none"),
 }
 QUICK_TRAIN_STEPS = {"pix2pix_wgan_gp": 300, "vanilla_gan": 5000, "dcgan": 2000,
-                     "pconv_inpainting": 500, "srrescycgan": 500}
+                     "pconv_inpainting": 800, "srrescycgan": 500}
 SEED_TRAIN_STEPS = 20_000
 
 
