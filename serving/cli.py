@@ -4,7 +4,6 @@ Heavy imports (TensorFlow, grpc) happen inside the command functions.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -213,42 +212,31 @@ def _run_predict(args) -> int:
 
 
 def _run_metadata(args) -> int:
-    import json
-
-    from serving.client import ServingError
-
-    try:
-        with _client(args) as c:
-            md = c.get_model_metadata(args.model, version=args.version, label=args.label)
-    except ServingError as err:
-        return _report(err)
-    print(json.dumps(md, indent=2))
-    return 0
+    return _print_json(args, "get_model_metadata")
 
 
 def _run_status(args) -> int:
+    return _print_json(args, "get_model_status")
+
+
+def _print_json(args, method: str) -> int:
+    """Call the client ``method`` (GetModelMetadata / GetModelStatus) and print its JSON."""
     import json
 
     from serving.client import ServingError
 
     try:
         with _client(args) as c:
-            st = c.get_model_status(args.model, version=args.version, label=args.label)
+            answer = getattr(c, method)(args.model, version=args.version, label=args.label)
     except ServingError as err:
         return _report(err)
-    print(json.dumps(st, indent=2))
+    print(json.dumps(answer, indent=2))
     return 0
 
 
-def main(argv=None) -> int:  # `python -m serving.cli ...` without the tfxgan entry point
-    parser = argparse.ArgumentParser(prog="tfxgan")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    return int(args.func(args) or 0)
+def main(argv=None) -> int:  # `python -m serving.cli ...`: the same as `tfxgan ...`
+    from tfx_pipeline.cli import main as tfxgan_main
+    return tfxgan_main(argv)
 
 
 if __name__ == "__main__":
