@@ -11,6 +11,7 @@ from tfx_pipeline.configs import PipelineConfig
 
 
 def run(config: PipelineConfig) -> None:
-    from tfx import v1 as tfx
+    # tfx.v1 does not export BeamDagRunner in 1.16; this is its home module.
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     from tfx_pipeline.pipeline import create_pipeline
-    tfx.orchestration.experimental.BeamDagRunner().run(create_pipeline(config))
+    BeamDagRunner().run(create_pipeline(config))
