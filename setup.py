@@ -25,8 +25,12 @@ setup(
         "pydicom>=2.4,<3",
         "scikit-image>=0.21,<0.25",
         "scikit-learn>=1.3,<1.6",
+        "tifffile>=2023.1",
+        "pyyaml>=6",
         "scipy>=1.10",
         "tqdm>=4.66",
+        "tensorflow-transform>=1.16,<1.17",
+        "ml-metadata>=1.16,<1.17",
         "grpcio>=1.60",
     ],
     extras_require={
