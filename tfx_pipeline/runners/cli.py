@@ -83,10 +83,15 @@ def _pairs(values, what) -> dict:
     return out
 
 
+def _abs(path: str) -> str:
+    """Absolute local path; URIs (gs://, s3://, ...) are kept as they are."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def build_config(args, beam_args=()):
     import dataclasses
     from tfx_pipeline.configs import PipelineConfig, preset_runs
-    home = os.path.abspath(args.home)
+    home = _abs(args.home)
     try:
         hparams = {g: json.loads(v) for g, v in _pairs(args.hparams, "--hparams").items()}
     except json.JSONDecodeError as err:
@@ -94,14 +99,14 @@ def build_config(args, beam_args=()):
     data = _pairs(args.data, "--data")
     bits = {g: int(v) for g, v in _pairs(args.bit_depth, "--bit-depth").items()}
     gans = args.gans or (list(data) if data else None)
-    runs = preset_runs(args.preset, os.path.abspath(args.data_root), gans, hparams, args.train_steps)
-    runs = tuple(dataclasses.replace(r, data_root=os.path.abspath(data.get(r.gan, r.data_root)),
+    runs = preset_runs(args.preset, _abs(args.data_root), gans, hparams, args.train_steps)
+    runs = tuple(dataclasses.replace(r, data_root=_abs(data.get(r.gan, r.data_root)),
                                      bit_depth=bits.get(r.gan, r.bit_depth)) for r in runs)
     return PipelineConfig(
         pipeline_name=args.pipeline_name,
-        pipeline_root=os.path.abspath(args.pipeline_root or os.path.join(home, "pipeline")),
-        serving_root=os.path.abspath(args.serving_root or os.path.join(home, "serving")),
-        metadata_path=os.path.abspath(args.metadata or os.path.join(home, "metadata.sqlite")),
+        pipeline_root=_abs(args.pipeline_root or os.path.join(home, "pipeline")),
+        serving_root=_abs(args.serving_root or os.path.join(home, "serving")),
+        metadata_path=_abs(args.metadata or os.path.join(home, "metadata.sqlite")),
         runs=runs,
         strategy=args.strategy,
         materialize=not args.no_materialize,
@@ -152,8 +157,10 @@ def print_summary(config) -> None:
 
 def run_compile(args) -> int:
     from tfx_pipeline.runners import kubeflow_v2
+    import dataclasses
     try:
-        config = build_config(args, ())
+        # Kubeflow runs keep ML Metadata in the cluster: no SQLite file in the spec.
+        config = dataclasses.replace(build_config(args, ()), metadata_path=None)
         path = kubeflow_v2.compile_pipeline(config, args.image, args.output)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

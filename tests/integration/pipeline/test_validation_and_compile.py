@@ -1,5 +1,6 @@
 """Data that does not fit a GAN is stopped by validation; the Kubeflow V2 spec compiles."""
 import json
+import os
 
 import pytest
 
@@ -48,6 +49,11 @@ def test_kubeflow_v2_spec_has_every_component(tmp_path):
     images = {e["container"]["image"] for e in executors.values() if "container" in e}
     assert images == {image}
     assert spec.pipeline_info.name == "tfx-gan"
+    # Object-store paths stay URIs (not turned into local paths), and no local files appear.
+    assert doc["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/tfx-gan/pipeline"
+    text = out.read_text()
+    assert "gs://bucket/data/ct" in text and "gs://bucket/tfx-gan/serving/pix2pix_wgan_gp" in text
+    assert not os.path.exists("gs:")
 
 
 def test_compile_rejects_unpinned_image(tmp_path):
