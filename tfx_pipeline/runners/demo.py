@@ -26,16 +26,16 @@ def sample_inputs(gan: str, data_root: str, out_dir: str) -> tuple[list[str], li
     role = F.INPUT if spec.kind == registry.PAIRED else F.IMAGE
     files = sorted(glob.glob(os.path.join(data_root, "Span-*", "eval", "*.tfrecord")))
     os.makedirs(out_dir, exist_ok=True)
-    images, masks = [], []
+    images, masks, size = [], [], None
     for n, raw in enumerate(tf.data.TFRecordDataset(files).take(SAMPLES)):
         pixels = parse_example_bytes(raw.numpy())["images"][role].pixels
+        size = pixels.shape[0]
         path = os.path.join(out_dir, f"input_{n}.png")
         with open(path, "wb") as fh:
             fh.write(tf.io.encode_png(pixels).numpy())
         images.append(path)
     if spec.kind == registry.INPAINTING and images:
         from trainer.masks import fixed_masks
-        size = parse_example_bytes(next(iter(tf.data.TFRecordDataset(files))).numpy())["images"][role].pixels.shape[0]
         for n, mask in enumerate(fixed_masks(len(images), size, seed=0).numpy()):
             path = os.path.join(out_dir, f"mask_{n}.png")
             with open(path, "wb") as fh:
