@@ -37,15 +37,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Pin absl's verbosity: TensorFlow's SavedModel writer sets it to FATAL and back
+    # to the flag's value, which (never set) is WARNING; TFX's "Component X is
+    # running/finished" INFO lines, which the progress view reads, would vanish.
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.DEBUG if verbose else absl_logging.INFO)
+    if not verbose:  # Beam's per-worker INFO lines drown the pipeline's own progress
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     # google-api-core warns on every start that Python 3.10 is old; TFX 1.16 needs 3.10.
     warnings.filterwarnings("ignore", category=FutureWarning, module="google.api_core")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.verbose:  # Beam's per-worker INFO lines drown the pipeline's own progress
-        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -32,6 +32,7 @@ class GanOutcome:
     blessed: bool | None      # None: no evaluation found
     report: str | None        # the evaluation report
     unchanged: bool = False   # the candidate was already the latest blessed (and pushed) one
+    evaluation: str | None = None  # the newest GanEvaluator evaluation folder
 
     def line(self) -> str:
         if self.unchanged:
@@ -61,5 +62,5 @@ def outcomes(config) -> list[GanOutcome]:
                 with open(metrics) as fh:
                     unchanged = "unchanged_model_id" in json.load(fh)
         out.append(GanOutcome(run.gan, latest_version(os.path.join(config.serving_root, run.gan)),
-                              blessed, report, unchanged))
+                              blessed, report, unchanged, evaluation))
     return out

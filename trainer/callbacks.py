@@ -92,3 +92,54 @@ class ImageGridCallback(keras.callbacks.Callback):
         with self.writer.as_default():
             tf.summary.image(self.name, image_grid(np.asarray(generated)), step=epoch + 1)
         self.writer.flush()
+
+
+class TrainingProgress(keras.callbacks.Callback):
+    """Reports the global step, steps/s and the latest losses as ``train``
+    progress events (:mod:`trainer.events`): at most every ``every_s``
+    seconds, and at the last step.
+
+    ``steps_per_epoch`` gives the global step across epochs (a resumed run
+    starts counting at its first epoch); ``total_steps`` is what the run
+    will reach.
+    """
+
+    def __init__(self, name: str, total_steps: int, steps_per_epoch: int, every_s: float = 1.0,
+                 clock=None):
+        super().__init__()
+        if total_steps < 1 or steps_per_epoch < 1:
+            raise ValueError(f"total_steps and steps_per_epoch must be >= 1, received "
+                             f"{total_steps} and {steps_per_epoch}")
+        import time
+        self.name = name
+        self.total_steps = total_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.every_s = every_s
+        self.clock = clock or time.monotonic
+        self._epoch = 0
+        self._t0 = None
+        self._first_step = 0
+        self._last = -math.inf
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        from trainer.events import emit
+        step = self._epoch * self.steps_per_epoch + batch + 1
+        now = self.clock()
+        if self._t0 is None:
+            self._t0, self._first_step = now, step   # the first step (tracing) is not timed
+        if now - self._last < self.every_s and step < self.total_steps:
+            return
+        self._last = now
+        elapsed = now - self._t0
+        rate = (step - self._first_step) / elapsed if elapsed > 0 else 0.0
+        losses = {}
+        for key, value in (logs or {}).items():
+            try:
+                losses[key] = float(np.asarray(value))
+            except (TypeError, ValueError):
+                continue
+        emit("train", gan=self.name, step=step, steps=self.total_steps, steps_per_s=rate,
+             losses=losses)

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from trainer import distribute, export, registry
 from trainer import features as F
-from trainer.callbacks import NonFiniteLossGuard
+from trainer.callbacks import NonFiniteLossGuard, TrainingProgress
 from trainer.summaries import PanelCallback
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def backup_dir(config: dict, train_files) -> str:
 
 
 def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_per_epoch: int,
-            backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2):
+            backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2, name: str | None = None):
     """``model.fit`` for ``ceil(train_steps / steps_per_epoch)`` epochs, with a
     NaN/Inf guard, BackupAndRestore at every epoch end (a killed run resumes
     from its last finished epoch), TensorBoard losses and image panels."""
@@ -75,6 +75,7 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
         keras.callbacks.BackupAndRestore(backup_dir),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 5)),
         PanelCallback(log_dir, kind, eval_batch),
+        TrainingProgress(name or kind, epochs * steps_per_epoch, steps_per_epoch),
         *callbacks,
     ]
     return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -100,7 +101,7 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
         model = module.build(hp)
     fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
             steps_per_epoch=int(config.get("steps_per_epoch", 50)),
-            backup_dir=backup_dir(config, train_files), log_dir=model_run_dir)
+            backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name)
     is_ct = int(config.get("bit_depth", 8)) == 16 and spec.kind == registry.PAIRED
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,

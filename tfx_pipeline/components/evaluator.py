@@ -32,6 +32,7 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
 from trainer.blessing import EvalConfig
+from trainer.events import emit
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def already_blessed(gan: str, model, evaluation, blessing) -> None:
     blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))
     blessing.set_string_custom_property("summary", f"NOT PUSHED AGAIN: {reason}")
     blessing.set_string_custom_property("reasons", json.dumps([reason]))
-    print(f"[GanEvaluator {gan}] {reason}", flush=True)
+    emit("verdict", gan=gan, verdict=reason)
 
 
 def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan: str,
@@ -136,7 +137,7 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     else:
         log.warning("GanEvaluator %s: %s - the Pusher will not push this generator; report: %s",
                     gan, verdict, os.path.join(evaluation.uri, E.REPORT_MD))
-    print(f"[GanEvaluator {gan}] {verdict}", flush=True)
+    emit("verdict", gan=gan, verdict=verdict)
     return result
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from tfx_pipeline.configs import PipelineConfig
 
 
-def run(config: PipelineConfig) -> None:
+def run(config: PipelineConfig, pipeline=None) -> None:
+    """Runs ``pipeline`` (by default ``create_pipeline(config)``)."""
     # tfx.v1 does not export BeamDagRunner in 1.16; this is its home module.
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     from tfx_pipeline.pipeline import create_pipeline
-    BeamDagRunner().run(create_pipeline(config))
+    BeamDagRunner().run(pipeline or create_pipeline(config))

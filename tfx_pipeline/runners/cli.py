@@ -20,6 +20,7 @@ def add_commands(sub) -> None:
     d.add_argument("--gans", nargs="+", choices=sorted(registry.GANS), help="default: all")
     d.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="in_memory",
                    help="Beam DirectRunner mode (default in_memory: faster on the small bundled data)")
+    _verbose_arg(d)
     d.set_defaults(func=run_demo)
 
     r = sub.add_parser("run", help="run the pipeline (LocalDagRunner or BeamDagRunner)")
@@ -28,6 +29,7 @@ def add_commands(sub) -> None:
     r.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="multi_processing",
                    help="DirectRunner mode when no --beam-arg=--runner=... is given")
     r.add_argument("--no-cache", action="store_true", help="re-run every component")
+    _verbose_arg(r)
     r.set_defaults(func=run_pipeline)
 
     c = sub.add_parser("compile", help="compile a Kubeflow Pipelines v2 spec (KubeflowV2DagRunner)")
@@ -42,6 +44,13 @@ def add_commands(sub) -> None:
     t.add_argument("--port", type=int, default=6006)
     t.add_argument("--host", default="127.0.0.1")
     t.set_defaults(func=run_tensorboard)
+
+
+def _verbose_arg(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: `tfxgan --verbose run` (the global flag) is not reset by the subcommand.
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="stream every log line (TensorFlow, TFX, Beam) instead of the progress "
+                        "view; without it they go to HOME/logs/<run id>.log")
 
 
 def _pipeline_args(p: argparse.ArgumentParser) -> None:
@@ -125,7 +134,13 @@ def _check_data(config) -> None:
                 f"or `tfxgan ingest`")
 
 
+def _log_home(home: str) -> str:
+    """Where the run's log file goes: HOME/logs, or ./outputs/logs for an object-store HOME."""
+    return home if "://" not in home else DEFAULT_HOME
+
+
 def run_pipeline(args) -> int:
+    from tfx_pipeline.progress import run_console
     from tfx_pipeline.runners import local
     try:
         default_beam = () if any(a.startswith("--runner") for a in args.beam_arg) else (
@@ -136,23 +151,35 @@ def run_pipeline(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.runner == "beam":
-        from tfx_pipeline.runners import beam
-        beam.run(config)
-    else:
-        local.run(config)
-    print_summary(config)
-    return 0
+    from tfx_pipeline.progress import RunConsole
+    nested = RunConsole.active is not None   # `tfxgan demo` reports once, at its end
+    with run_console(_log_home(args.home), verbose=getattr(args, "verbose", False)) as console:
+        from tfx_pipeline.pipeline import create_pipeline
+        pipeline = create_pipeline(config)
+        console.set_total(len(pipeline.components))
+        console.line(f"running {len(pipeline.components)} components "
+                     f"({', '.join(r.gan for r in config.runs)}) with the "
+                     f"{'BeamDagRunner' if args.runner == 'beam' else 'LocalDagRunner'}")
+        if args.runner == "beam":
+            from tfx_pipeline.runners import beam
+            beam.run(config, pipeline)
+        else:
+            local.run(config, pipeline)
+        print_summary(config, console.line)
+        if not nested:
+            from tfx_pipeline.report import write_run_report
+            write_run_report(config, os.path.abspath(_log_home(args.home)), None, out=console.line)
+    return console.exit_code
 
 
-def print_summary(config) -> None:
+def print_summary(config, out=print) -> None:
     from tfx_pipeline.summary import outcomes
-    print("\n== pipeline finished")
+    out("\n== pipeline finished")
     for outcome in outcomes(config):
-        print(f"  {outcome.gan:18s} {outcome.line()}")
-    print(f"  TensorBoard logs: {config.pipeline_root} "
-          f"(open with: tfxgan tensorboard --logdir {config.pipeline_root})")
-    print(f"  serving root (TF Serving model base path): {config.serving_root}")
+        out(f"  {outcome.gan:18s} {outcome.line()}")
+    out(f"  TensorBoard logs: {config.pipeline_root} "
+        f"(open with: tfxgan tensorboard --logdir {config.pipeline_root})")
+    out(f"  serving root (TF Serving model base path): {config.serving_root}")
 
 
 def run_compile(args) -> int:
@@ -170,37 +197,49 @@ def run_compile(args) -> int:
 
 
 def run_tensorboard(args) -> int:
-    import subprocess
-    if not os.path.exists(args.logdir):
+    """Replaces this process with TensorBoard (so Ctrl-C and SIGTERM reach it directly)."""
+    if "://" not in args.logdir and not os.path.exists(args.logdir):
         print(f"error: log directory not found: {args.logdir}", file=sys.stderr)
         return 2
     exe = os.path.join(os.path.dirname(sys.executable), "tensorboard")
-    cmd = [exe if os.path.exists(exe) else "tensorboard", "--logdir", args.logdir,
-           "--port", str(args.port), "--host", args.host]
-    print(" ".join(cmd))
-    return subprocess.call(cmd)
+    if not os.path.exists(exe):
+        import shutil
+        exe = shutil.which("tensorboard")
+        if exe is None:
+            print("error: the tensorboard executable is not installed in this environment",
+                  file=sys.stderr)
+            return 2
+    cmd = [exe, "--logdir", args.logdir, "--port", str(args.port), "--host", args.host]
+    print(" ".join(cmd), flush=True)
+    sys.stderr.flush()
+    os.execv(exe, cmd)
 
 
 def run_demo(args) -> int:
     from tfx_pipeline.cli import main as tfxgan
+    from tfx_pipeline.progress import run_console
     gans = args.gans or list(registry.GANS)
     needed = sorted({registry.get(g).dataset for g in gans})
     missing = [d for d in needed if not os.path.isdir(os.path.join(args.data_root, d, "Span-0"))]
-    if missing:
-        rc = tfxgan(["demo-data", *missing, "--output", args.data_root, "--no-progress"])
-        if rc:
-            return rc
-    # Beam in-process: on one machine with the small bundled datasets, starting
-    # DirectRunner worker processes costs more than they save (BENCHMARKS.md).
-    run = ["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans,
-           "--beam-mode", args.beam_mode]
-    rc = tfxgan(run)
-    if rc:
-        return rc
-    from tfx_pipeline.runners.demo import serve_and_predict
-    print("\n== serving the pushed generators locally (TF Serving API)")
-    serve_and_predict(build_config(build_parser_for(run)), os.path.abspath(args.home))
-    return 0
+    with run_console(_log_home(args.home), verbose=getattr(args, "verbose", False)) as console:
+        if missing:
+            console.line(f"building the bundled datasets {', '.join(missing)} in {args.data_root}/")
+            rc = tfxgan(["demo-data", *missing, "--output", args.data_root, "--no-progress"])
+            if rc:
+                raise RuntimeError(f"tfxgan demo-data {' '.join(missing)} failed (exit {rc})")
+        # Beam in-process: on one machine with the small bundled datasets, starting
+        # DirectRunner worker processes costs more than they save (BENCHMARKS.md).
+        run = ["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans,
+               "--beam-mode", args.beam_mode]
+        if tfxgan(run):
+            return 1
+        from tfx_pipeline.runners.demo import serve_and_predict
+        console.line("\n== serving the pushed generators locally (TF Serving API)")
+        config = build_config(build_parser_for(run))
+        predictions = serve_and_predict(config, os.path.abspath(args.home), out=console.line)
+        from tfx_pipeline.report import write_run_report
+        write_run_report(config, os.path.abspath(args.home), predictions, out=console.line)
+    return console.exit_code
 
 
 def build_parser_for(argv):

@@ -44,7 +44,7 @@ def sample_inputs(gan: str, data_root: str, out_dir: str) -> tuple[list[str], li
     return images, masks
 
 
-def serve_and_predict(config, home: str) -> dict[str, list[str]]:
+def serve_and_predict(config, home: str, out=print) -> dict[str, list[str]]:
     """Serve every pushed generator and write its predictions under HOME/predictions/<gan>/."""
     from serving.client import GrpcClient, predict_to_files
     from serving.config import MODELS_CONFIG, write_serving_configs
@@ -52,7 +52,7 @@ def serve_and_predict(config, home: str) -> dict[str, list[str]]:
     from tfx_pipeline.summary import outcomes
     pushed = [o.gan for o in outcomes(config) if o.pushed]
     if not pushed:
-        print("no generator was pushed, so none is served")
+        out("no generator was pushed, so none is served")
         return {}
     paths = write_serving_configs(os.path.join(home, "serving-config"), config.serving_root, gans=pushed)
     runs = {r.gan: r for r in config.runs}
@@ -69,7 +69,7 @@ def serve_and_predict(config, home: str) -> dict[str, list[str]]:
                     images, masks = sample_inputs(gan, runs[gan].data_root, os.path.join(out, "inputs"))
                     files = predict_to_files(client, gan, images=images, masks=masks or None, out_dir=out)
                 written[gan] = [str(f) for f in files]
-                print(f"  {gan:18s} served over gRPC ({server.grpc_address}): "
+                out(f"  {gan:18s} served over gRPC ({server.grpc_address}): "
                       f"{len(files)} images in {out}")
-    print(f"  TF Serving config for these models: {paths[MODELS_CONFIG]}")
+    out(f"  TF Serving config for these models: {paths[MODELS_CONFIG]}")
     return written

@@ -19,10 +19,11 @@ DIRECT_MULTIPROCESSING = ("--direct_running_mode=multi_processing", "--direct_nu
 DIRECT_IN_MEMORY = ("--direct_running_mode=in_memory",)
 
 
-def run(config: PipelineConfig) -> None:
+def run(config: PipelineConfig, pipeline=None) -> None:
+    """Runs ``pipeline`` (by default ``create_pipeline(config)``)."""
     from tfx import v1 as tfx
     from tfx_pipeline.pipeline import create_pipeline
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    tfx.orchestration.LocalDagRunner().run(pipeline or create_pipeline(config))
 
 
 def config_from_env(env=os.environ) -> PipelineConfig:
