@@ -8,6 +8,7 @@ hyper-parameters change.
 import glob
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -207,11 +208,82 @@ def test_tensorboard_logs_have_losses_and_image_panels(pipeline):
         assert tags["graph"], (gan, "no graph written")
 
 
+def test_run_prints_progress_not_logs(pipeline):
+    """Piped output: one line per component and a few training lines, no escape
+    codes; everything else is in the run's log file; the run report is written."""
+    proc = pipeline["proc"]
+    if proc is None:
+        pytest.skip("TFXGAN_E2E_REUSE: the cold run's output is not available")
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert len(lines) < 250, len(lines)
+    assert "\x1b[" not in proc.stdout
+    log = pathlib.Path(re.search(r"full log in (\S+\.log)", proc.stdout).group(1))
+    assert log.parent == pipeline["home"] / "logs"
+    text = log.read_text()
+    assert "Component Trainer_dcgan is running." in text
+    for gan in ALL_GANS:
+        assert re.search(rf"\] done\s+Trainer_{gan} \(", proc.stdout), gan
+        assert re.search(rf"training {gan}: step \d+/\d+", proc.stdout), gan
+        assert f"verdict   {gan}: " in proc.stdout, gan
+    page = (pipeline["home"] / "report" / "index.html").read_text()
+    assert all(f"id='{gan}'" in page for gan in ALL_GANS)
+    assert "report: " in proc.stdout
+
+
+def test_tensorboard_serves_scalars_and_image_panels(pipeline):
+    """`tfxgan tensorboard` starts from the lock and lists, through TensorBoard's
+    own HTTP API, each GAN's loss scalars and image panels."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tfx_pipeline.cli", "tensorboard", "--logdir",
+                             str(pipeline["home"] / "pipeline"), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
+            try:
+                with urllib.request.urlopen(base + "/", timeout=5) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "TensorBoard did not answer within 180 s"
+                time.sleep(1)
+
+        def get(path):
+            for _ in range(60):       # the first load of the event files takes a moment
+                with urllib.request.urlopen(base + path, timeout=30) as r:
+                    data = json.load(r)
+                if data:
+                    return data
+                time.sleep(1)
+            return data
+        scalars, images = get("/data/plugin/scalars/tags"), get("/data/plugin/images/tags")
+        for gan in ALL_GANS:
+            runs = [r for r in scalars if f"Trainer_{gan}/" in r]
+            tags = {t for r in runs for t in scalars[r]}
+            assert any("g_loss" in t for t in tags) and any("d_loss" in t for t in tags), (gan, tags)
+            image_tags = {t for r in images if f"Trainer_{gan}/" in r for t in images[r]}
+            assert "samples" in image_tags, (gan, image_tags)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_cached_rerun_then_one_gan_changed(pipeline):
     home, data = pipeline["home"], pipeline["data"]
     blessed_before = {gan for gan in ALL_GANS if blessed(home, gan)}
     pushed_before = sorted(glob.glob(os.path.join(home, "serving", "*", "[0-9]*")))
-    _, warm_seconds = run_pipeline(home, data, ALL_GANS)
+    warm, warm_seconds = run_pipeline(home, data, ALL_GANS)
+    assert len((warm.stdout + warm.stderr).splitlines()) < 80, warm.stdout
     states = node_states(home / "metadata.sqlite")
     for node, history in states.items():
         if node.startswith("LatestBlessedModel_"):
