@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 
 
 def add_commands(sub) -> None:
+    from tfx_pipeline.ingest.decode import DEFAULT_MAX_PIXELS, TF_PNG_MAX_PIXELS
     p = sub.add_parser(
         "ingest", help="convert images / DICOM / MNIST IDX / .npz into TFRecord spans",
         description="Convert images into sharded tf.Example TFRecords under OUTPUT/Span-N/{train,eval}/ "
@@ -27,6 +28,10 @@ def add_commands(sub) -> None:
                    help="target side / input side for --pair (4 for x4 super-resolution)")
     p.add_argument("--modality", choices=("CT", "MR", "photo", "digit", "other"),
                    help="modality to record (default: from DICOM, else 'other')")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="skip images whose header declares more than N pixels (width x height x "
+                        f"frames), checked before decoding (default {DEFAULT_MAX_PIXELS} = 8192x8192; "
+                        f"at most {TF_PNG_MAX_PIXELS}, TensorFlow's PNG decoding limit)")
     _common(p)
     p.set_defaults(func=run_ingest)
 
@@ -81,16 +86,19 @@ def run_ingest(args) -> int:
     from tfx_pipeline.ingest import sources
     try:
         if args.images:
-            items, skipped = sources.image_folder(args.images, modality=args.modality)
+            items, skipped = sources.image_folder(args.images, modality=args.modality,
+                                                  max_pixels=args.max_pixels)
         elif args.pair:
             items, skipped = sources.paired_folders(*args.pair, scale=args.pair_scale,
-                                                    modality=args.modality)
+                                                    modality=args.modality, max_pixels=args.max_pixels)
         elif args.idx:
             items, skipped = sources.idx_files(args.idx, args.labels_idx,
-                                               modality=args.modality or "digit")
+                                               modality=args.modality or "digit",
+                                               max_pixels=args.max_pixels)
         else:
             items, skipped = sources.npz_file(args.npz, args.images_key, args.labels_key,
-                                              modality=args.modality or "other")
+                                              modality=args.modality or "other",
+                                              max_pixels=args.max_pixels)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

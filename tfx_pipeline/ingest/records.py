@@ -8,7 +8,11 @@ from typing import Mapping
 import numpy as np
 
 from trainer import features as F
-from tfx_pipeline.ingest.decode import Decoded
+from tfx_pipeline.ingest.decode import BadInput, Decoded, check_png_readable
+
+# A serialized tf.Example over 2 GiB cannot be parsed (protobuf's limit);
+# keep 1 MiB for the other features.
+MAX_ENCODED_BYTES = 2**31 - 2**20
 
 
 @dataclasses.dataclass
@@ -39,7 +43,12 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def to_example_bytes(record: Record) -> bytes:
-    """Serialize ``record`` as a tf.Example (lossless PNG per role)."""
+    """Serialize ``record`` as a tf.Example (lossless PNG per role).
+
+    Raises BadInput for an image that tf.io.decode_png could not read back
+    (too large) and for a record over protobuf's 2 GiB limit, so that nothing
+    is written that the pipeline cannot read.
+    """
     import tensorflow as tf
 
     def b(v):
@@ -52,9 +61,16 @@ def to_example_bytes(record: Record) -> bytes:
         return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
 
     feats = {}
+    encoded_bytes = 0
     for role, img in record.images.items():
         h, w, c = img.pixels.shape
-        feats[F.key(role, F.ENCODED)] = b(encode_png(img.pixels))
+        check_png_readable(w, h, f"the {role} PNG would be")
+        png = encode_png(img.pixels)
+        encoded_bytes += len(png)
+        if encoded_bytes > MAX_ENCODED_BYTES:
+            raise BadInput(f"record too large: {encoded_bytes:,} bytes of PNG, over the "
+                           f"{MAX_ENCODED_BYTES:,} a tf.Example can hold (protobuf's 2 GiB limit)")
+        feats[F.key(role, F.ENCODED)] = b(png)
         feats[F.key(role, F.HEIGHT)] = i(h)
         feats[F.key(role, F.WIDTH)] = i(w)
         feats[F.key(role, F.CHANNELS)] = i(c)

@@ -85,6 +85,8 @@ def _convert(item: Item) -> tuple[str, bytes | None, str | None]:
         return item.id, to_example_bytes(record), None
     except BadInput as err:
         return item.id, None, str(err)
+    except OSError as err:  # an I/O error on one file must not stop the others
+        return item.id, None, f"cannot read file: {err}"
 
 
 def _ordered_parallel(fn, items: Iterable[Item], workers: int) -> Iterator:

@@ -15,8 +15,8 @@ from trainer import features as F
 TFXGAN = [sys.executable, "-m", "tfx_pipeline.cli"]
 
 
-def tfxgan(*args, **kw):
-    return subprocess.run([*TFXGAN, *args], capture_output=True, text=True, timeout=300, **kw)
+def tfxgan(*args, timeout=300, **kw):
+    return subprocess.run([*TFXGAN, *args], capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def count_records(span_dir):
@@ -42,6 +42,30 @@ def test_exit_codes_strict_and_nothing_valid(tmp_path):
     assert not (out / "Span-1").exists() and (out / "Span-0").exists()
     r = tfxgan("ingest", "--images", str(tmp_path / "nope"), "-o", str(out))
     assert r.returncode == 2 and "input folder not found" in r.stderr
+
+
+def test_hostile_folder_is_ingested_with_named_skips_and_max_pixels(tmp_path):
+    """One run over a FIFO, dangling and looping symlinks, a non-UTF-8 name and a big image."""
+    src = tmp_path / "in"
+    write_file(str(src / "ok.png"), rand_image((8, 8), np.uint8), "png")
+    write_file(str(src / "big.png"), rand_image((16, 16), np.uint8), "png")
+    os.mkfifo(src / "pipe")
+    os.symlink("missing.dcm", src / "dangling.dcm")
+    os.symlink("loop.dcm", src / "loop.dcm")
+    with open(os.path.join(os.fsencode(src), b"bad\xff.png"), "wb") as fh:
+        fh.write((src / "ok.png").read_bytes())
+    out = tmp_path / "out"
+    r = tfxgan("ingest", "--images", str(src), "-o", str(out), "--no-progress", "--max-pixels", "100",
+               timeout=120)  # the FIFO used to hang the run
+    assert r.returncode == 0, r.stderr
+    assert "wrote 1 records" in r.stdout and "skipped 5 item(s)" in r.stdout
+    report = json.loads((out / "Span-0" / "ingest_report.json").read_text())
+    why = {s["id"]: s["reason"] for s in report["skipped"]}
+    assert set(why) == {"big.png", "pipe", "dangling.dcm", "loop.dcm", "bad\\xff.png"}
+    assert "16x16 = 256 pixels, over the limit of 100 (--max-pixels)" in why["big.png"]
+    assert count_records(str(out / "Span-0")) == 1
+    r = tfxgan("ingest", "--images", str(src), "-o", str(out), "--max-pixels", "0")
+    assert r.returncode == 2 and "max_pixels must be an integer" in r.stderr and "got 0" in r.stderr
 
 
 def test_killed_run_leaves_previous_span_intact_and_rerun_is_exact(tmp_path):
