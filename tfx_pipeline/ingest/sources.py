@@ -107,7 +107,11 @@ def image_folder(root: str, modality: str | None = None,
 def paired_folders(input_root: str, target_root: str, *, scale: int = 1,
                    modality: str | None = None,
                    max_pixels: int = D.DEFAULT_MAX_PIXELS) -> tuple[list[Item], list[Skipped]]:
-    """Pairs matched by relative path without extension; target = ``scale`` x input size."""
+    """Pairs matched by relative path without extension; target = ``scale`` x input size.
+
+    When several files in one folder share a path without extension (``a.jpg``,
+    ``a.png``), the first in sorted order is paired and the others are skipped.
+    """
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
     D.validate_max_pixels(max_pixels)
@@ -116,11 +120,13 @@ def paired_folders(input_root: str, target_root: str, *, scale: int = 1,
         idx, skipped = {}, []
         rels, unusable = _walk(root)
         skipped += [Skipped(f"{root}:{s.id}", s.reason) for s in unusable]
-        for rel in rels:
+        for rel in rels:  # sorted: the first file of a stem is paired, the others are skipped
             stem = os.path.splitext(rel)[0]
             if stem in idx:
-                skipped.append(Skipped(f"{root}:{rel}", "two files share this name (extension differs)"))
-            idx[stem] = rel
+                skipped.append(Skipped(f"{root}:{rel}", f"two files share this name (extension "
+                                       f"differs); paired {idx[stem]!r} instead"))
+            else:
+                idx[stem] = rel
         return idx, skipped
 
     inputs, skipped_in = index(input_root)

@@ -140,6 +140,18 @@ def test_paired_folders_match_and_skip_with_reasons(tmp):
     assert {s["id"] for s in report["skipped"]} == set(reasons)
 
 
+def test_paired_same_stem_reports_the_file_actually_skipped(tmp):
+    lo, hi = tmp / "lo", tmp / "hi"
+    kept = write_file(str(lo / "a.jpg"), rand_image((8, 8), np.uint8, seed=1), "jpeg")
+    write_file(str(lo / "a.png"), rand_image((8, 8), np.uint8, seed=2), "png")
+    write_file(str(hi / "a.png"), rand_image((8, 8), np.uint8, seed=3), "png")
+    items, skipped = sources.paired_folders(str(lo), str(hi))
+    res = write_span(items, str(tmp / "o"), extra_skipped=skipped, progress=False)
+    assert [(s.id, s.reason) for s in res.skipped] == [
+        (f"{lo}:a.png", "two files share this name (extension differs); paired 'a.jpg' instead")]
+    np.testing.assert_array_equal(by_id(read_span(res.span_dir))["a"]["images"][F.INPUT].pixels, kept)
+
+
 def test_paired_scale_checks_sr_sizes(tmp):
     write_file(str(tmp / "lr/x.png"), rand_image((4, 4, 3), np.uint8), "png")
     write_file(str(tmp / "hr/x.png"), rand_image((16, 16, 3), np.uint8), "png")
