@@ -19,8 +19,8 @@ if [ ! -x .venv/bin/uv ]; then
 fi
 stamp=.venv/.lock-installed
 if [ ! -f "$stamp" ] || ! cmp -s "$LOCK" "$stamp"; then
-  echo "[quickstart] installing $LOCK"
-  .venv/bin/uv pip install --python .venv/bin/python -r "$LOCK"
+  echo "[quickstart] installing $LOCK (about 3 GB; a minute or two)"
+  .venv/bin/uv pip install --quiet --python .venv/bin/python -r "$LOCK"
   cp "$LOCK" "$stamp"
 fi
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
