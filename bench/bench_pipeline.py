@@ -129,8 +129,7 @@ def main():
                 return tfxio.TFExampleRecord(files, schema=schema).TensorFlowDataset(options)
 
         module = spec.load()
-        from tfx_pipeline.configs import QUICK_HPARAMS
-        hp = spec.hparams(QUICK_HPARAMS.get(args.gan, {}))
+        hp = spec.hparams(spec.presets().quick)
         shapes = module.input_shapes(hp)
         variants = {}
         for materialized in (True, False):

@@ -18,13 +18,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from tfx_pipeline.configs import QUICK_HPARAMS  # noqa: E402
 from trainer import registry  # noqa: E402
 
 
 def main(root, settings):
     spec = registry.get("pix2pix_wgan_gp")
-    base_hp = spec.hparams(QUICK_HPARAMS["pix2pix_wgan_gp"])
+    quick = spec.presets().quick
+    base_hp = spec.hparams(quick)
     shapes = spec.load().input_shapes(base_hp)
     feature_spec = {k: tf.io.FixedLenFeature(list(v), tf.float32) for k, v in shapes.items()}
 
@@ -40,7 +40,7 @@ def main(root, settings):
     for setting in settings:
         steps, lr, seed = setting.split(":")
         steps, lr, seed = int(steps), float(lr), int(seed)
-        hp = spec.hparams({**QUICK_HPARAMS["pix2pix_wgan_gp"], "g_learning_rate": lr,
+        hp = spec.hparams({**quick, "g_learning_rate": lr,
                            "d_learning_rate": lr, "seed": seed})
         tf.keras.utils.set_random_seed(seed)
         model = spec.load().build(hp)

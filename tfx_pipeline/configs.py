@@ -17,38 +17,9 @@ PIPELINE_NAME = "tfx-gan"
 QUICK, SEED = "quick", "seed"
 PRESETS = (QUICK, SEED)
 
-# Hyper-parameter overrides of the quick preset: small widths at demo sizes,
-# so that every GAN trains within minutes on 2 CPU cores. The seed preset
-# uses each GAN's HParams defaults (the seed documents' sizes).
-QUICK_HPARAMS: dict[str, dict[str, Any]] = {
-    # Layer norm in the U-Net: after 300 steps BatchNorm's moving statistics still lag
-    # the weights and inference-mode outputs carry a brightness offset (eval PSNR
-    # +0.3 dB over the low-dose input with "batch", +1.9 dB with "layer";
-    # docs/EVALUATION.md).
-    # lr 5e-4 for 600 steps: 300 steps at 1e-3 ranged from +0.1 to +1.9 dB between seeds and
-    # runs (one CI demo run fell 1.4 dB below the input); 600 at 5e-4 gave +2.6 / +2.8 dB
-    # for seeds 0 / 1 (docs/EVALUATION.md).
-    "pix2pix_wgan_gp": dict(image_size=64, channels=1, base_filters=16, batch_size=8,
-                            g_learning_rate=5e-4, d_learning_rate=5e-4, generator_norm="layer"),
-    # Unconditional GANs: the generator's Adam lr raised to 2e-3 / 1e-3 (the discriminator
-    # keeps RMSprop 2e-4) and thousands of cheap steps; at 300 / 200 steps fd_fraction was
-    # 1.9 / 3.3 (docs/EVALUATION.md).
-    "vanilla_gan": dict(batch_size=64, g_learning_rate=2e-3),
-    "dcgan": dict(batch_size=64, base_filters=16, g_learning_rate=1e-3),
-    # No VGG19 ImageNet weights on these machines: no perceptual term ("none") rather
-    # than random VGG features, which dominated g_loss and made the holes worse than a
-    # mean fill; the L1 loss in the holes is weighted up instead (Liu et al. use 6).
-    "pconv_inpainting": dict(image_size=64, channels=3, base_filters=16, batch_size=8,
-                             g_learning_rate=1e-3, d_learning_rate=1e-3, lambda_hole=12.0,
-                             perceptual_weights="none"),
-    # G_HR starts as bicubic up-sampling (the baseline); the adversarial term is scaled
-    # down (SRGAN uses 1e-3) so that the L1 content and cycle terms drive the short run.
-    "srrescycgan": dict(image_size=64, channels=3, scale=4, base_filters=16, num_res_blocks=2,
-                        batch_size=8, learning_rate=2e-3, lambda_adv=0.01,
-                        perceptual_weights="none"),
-}
-QUICK_TRAIN_STEPS = {"pix2pix_wgan_gp": 600, "vanilla_gan": 5000, "dcgan": 2000,
-                     "pconv_inpainting": 800, "srrescycgan": 500}
+# The quick preset's overrides and step counts live with each GAN's HParams, in
+# its objective module's PRESETS (trainer.registry.Presets); the seed preset
+# uses the HParams defaults (the seed documents' sizes).
 SEED_TRAIN_STEPS = 20_000
 
 
@@ -118,6 +89,9 @@ def preset_runs(preset: str, data_root: str, gans=None, hparams: Mapping[str, Ma
                 train_steps: int | None = None) -> tuple[GanRun, ...]:
     """GanRuns for ``gans`` (default: all) on the bundled datasets under ``data_root``.
 
+    Imports each GAN's objective module (TensorFlow) to read its presets and
+    check its contract (``trainer.registry.check_contract``).
+
     ``data_root/<dataset>`` is each GAN's data folder (``tfxgan demo-data`` layout).
     ``hparams`` adds per-GAN overrides on top of the preset.
     """
@@ -131,9 +105,10 @@ def preset_runs(preset: str, data_root: str, gans=None, hparams: Mapping[str, Ma
     runs = []
     for gan in gans:
         spec = registry.get(gan)
-        base = dict(QUICK_HPARAMS.get(gan, {})) if preset == QUICK else {}
+        presets = registry.check_contract(spec).PRESETS   # a broken GAN fails here, not after training
+        base = dict(presets.quick) if preset == QUICK else {}
         base.update(extra.get(gan, {}))
-        steps = train_steps or (QUICK_TRAIN_STEPS.get(gan, 100) if preset == QUICK else SEED_TRAIN_STEPS)
+        steps = train_steps or (presets.quick_train_steps if preset == QUICK else SEED_TRAIN_STEPS)
         runs.append(GanRun(gan=gan, data_root=os.path.join(data_root, spec.dataset), hparams=base,
                            train_steps=steps, steps_per_epoch=min(50, steps),
                            bit_depth=16 if spec.dataset == "ct" else 8))

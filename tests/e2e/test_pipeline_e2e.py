@@ -94,9 +94,8 @@ def test_pushed_generator_follows_the_serving_contract(pipeline, gan):
     assert outputs[F.OUT_GENERATED].dtype == tf.float32
     assert outputs[F.OUT_PIXELS].dtype == (tf.uint16 if gan == "pix2pix_wgan_gp" else tf.uint8)
     # The generator alone is exported: the SavedModel holds exactly its weights.
-    from support.pipeline_run import TINY_HPARAMS
-    from tfx_pipeline.configs import QUICK_HPARAMS
-    hp = spec.hparams({**QUICK_HPARAMS.get(gan, {}), **TINY_HPARAMS[gan]})
+    from support.pipeline_run import tiny_hparams
+    hp = spec.hparams({**spec.presets().quick, **tiny_hparams(gan)})
     generator = spec.load().build(hp).generator
     saved = tf.train.list_variables(os.path.join(path, "variables", "variables"))
     saved_count = sum(int(np.prod(shape)) for name, shape in saved if "OBJECT_GRAPH" not in name)

@@ -41,6 +41,8 @@ class GanModel(keras.Model):
     """
 
     LOSS_NAMES: tuple[str, ...] = ()
+    # Attributes holding the generator-side and the discriminator-side networks.
+    PLAYERS: tuple[tuple[str, ...], tuple[str, ...]] = (("generator",), ("discriminator",))
 
     def __init__(self, hparams, input_shapes: Mapping[str, tuple[int, int, int]],
                  loss_names: tuple[str, ...] | None = None, **kwargs):

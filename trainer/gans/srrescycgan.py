@@ -17,6 +17,7 @@ from trainer import distribute, features as F, losses, perceptual
 from trainer.gans.base import GanModel, check_fields
 from trainer.models.patchgan import patchgan
 from trainer.models.sr_generators import sr_generator_hr, sr_generator_lr
+from trainer.registry import Presets
 
 
 NO_PERCEPTUAL = "none"   # perceptual_weights value: no perceptual term
@@ -88,6 +89,7 @@ class SrResCycGan(GanModel):
 
     LOSS_NAMES = ("d_loss", "g_loss", "perceptual_loss", "adv_loss", "content_loss", "tv_loss",
                   "cycle_loss", "identity_loss")
+    PLAYERS = (("g_hr", "g_lr"), ("d_hr", "d_lr"))
 
     def __init__(self, hparams: HParams, **kwargs):
         names = tuple(n for n in self.LOSS_NAMES
@@ -199,6 +201,16 @@ class SrResCycGan(GanModel):
         self.apply(self.g_optimizer, tape, g_scaled, g_vars)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, **terms})
 
+
+# Quick preset. G_HR starts as bicubic up-sampling (the baseline); the adversarial term is
+# scaled down (SRGAN uses 1e-3) so that the L1 content and cycle terms drive the short run.
+PRESETS = Presets(
+    quick=dict(image_size=64, channels=3, scale=4, base_filters=16, num_res_blocks=2,
+               batch_size=8, learning_rate=2e-3, lambda_adv=0.01, perceptual_weights="none"),
+    quick_train_steps=500,
+    tiny=dict(image_size=32, channels=1, base_filters=4, num_res_blocks=1, batch_size=4,
+              perceptual_weights="random", lambda_identity=0.5),
+)
 
 def build(hparams: HParams | None = None) -> SrResCycGan:
     """The compiled GAN; build it inside ``strategy.scope()`` to distribute it."""

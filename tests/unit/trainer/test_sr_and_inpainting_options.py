@@ -10,7 +10,7 @@ from trainer import baselines, registry
 from trainer.models.sr_generators import sr_generator_hr, sr_generator_lr
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-from tiny_configs import TINY, batch_for  # noqa: E402
+from tiny_configs import batch_for, tiny  # noqa: E402
 
 
 def _images(shape, seed=0):
@@ -49,7 +49,7 @@ def test_sr_generators_clip_to_the_serving_range(which):
 def test_perceptual_weights_none_builds_no_vgg_and_reports_zero(name, loss):
     spec = registry.get(name)
     module = spec.load()
-    hp = spec.hparams({**TINY[name], "perceptual_weights": "none"})
+    hp = spec.hparams({**tiny(name), "perceptual_weights": "none"})
     gan = module.build(hp)
     assert gan.vgg is None
     data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 4)).batch(4)
@@ -61,9 +61,9 @@ def test_perceptual_weights_none_builds_no_vgg_and_reports_zero(name, loss):
 def test_pconv_hole_loss_reported_only_when_weighted():
     spec = registry.get("pconv_inpainting")
     module = spec.load()
-    plain = module.build(spec.hparams({**TINY["pconv_inpainting"], "perceptual_weights": "none"}))
+    plain = module.build(spec.hparams({**tiny("pconv_inpainting"), "perceptual_weights": "none"}))
     assert "hole_loss" not in {m.name for m in plain.metrics}
-    hp = spec.hparams({**TINY["pconv_inpainting"], "perceptual_weights": "none", "lambda_hole": 6.0})
+    hp = spec.hparams({**tiny("pconv_inpainting"), "perceptual_weights": "none", "lambda_hole": 6.0})
     gan = module.build(hp)
     data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 4)).batch(4)
     logs = gan.fit(data, epochs=1, verbose=0).history
@@ -71,7 +71,7 @@ def test_pconv_hole_loss_reported_only_when_weighted():
 
 
 def test_quick_preset_trains_without_perceptual_features():
-    from tfx_pipeline.configs import QUICK_HPARAMS
     for name in ("srrescycgan", "pconv_inpainting"):
-        assert QUICK_HPARAMS[name]["perceptual_weights"] == "none"
-        registry.get(name).hparams(QUICK_HPARAMS[name])   # valid overrides
+        quick = registry.get(name).presets().quick
+        assert quick["perceptual_weights"] == "none"
+        registry.get(name).hparams(quick)   # valid overrides

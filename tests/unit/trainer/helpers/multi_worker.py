@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tiny_configs import TINY, batch_for  # noqa: E402
+from tiny_configs import batch_for, tiny  # noqa: E402
 from trainer import registry  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main(out_dir, name, steps):
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     spec = registry.get(name)
     module = spec.load()
-    hp = spec.hparams(TINY[name])
+    hp = spec.hparams(tiny(name))
     keras.utils.set_random_seed(index)            # different local seeds on purpose
     with strategy.scope():
         gan = module.build(hp)

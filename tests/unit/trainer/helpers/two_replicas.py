@@ -1,7 +1,7 @@
 """One step on two logical CPUs (MirroredStrategy) vs one device, same global batch.
 
 Run as a script (logical devices must be configured before TensorFlow starts):
-    python tests/unit/trainer/helpers/two_replicas.py OUT.json NAME [NAME ...]
+    python tests/unit/trainer/helpers/two_replicas.py OUT.json [--register PKG] NAME [NAME ...]
 Writes, per GAN, the largest differences of the losses and of every weight.
 """
 import json
@@ -23,7 +23,7 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from tiny_configs import TINY, batch_for  # noqa: E402
+from tiny_configs import batch_for, tiny  # noqa: E402
 from trainer import registry  # noqa: E402
 
 
@@ -36,7 +36,7 @@ TWO = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 def run(name, steps=2):
     spec = registry.get(name)
     module = spec.load()
-    hp = spec.hparams(TINY[name])
+    hp = spec.hparams(tiny(name))
     keras.utils.set_random_seed(0)
     one, two = ONE, TWO
     with one.scope():
@@ -62,5 +62,10 @@ def run(name, steps=2):
 
 if __name__ == "__main__":
     out, names = sys.argv[1], sys.argv[2:]
+    if names[:1] == ["--register"]:   # a GAN from outside trainer/: its package's register()
+        import importlib
+        sys.path.insert(0, str(ROOT / "tests"))
+        importlib.import_module(names[1]).register()
+        names = names[2:]
     results = {name: run(name) for name in names}
     pathlib.Path(out).write_text(json.dumps(results, indent=1))
