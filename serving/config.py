@@ -32,6 +32,7 @@ This module imports no TensorFlow; only protobuf and the serving-api protos.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from pathlib import Path
@@ -40,6 +41,8 @@ from typing import Iterable, Mapping, Union
 from google.protobuf import text_format
 
 from trainer import registry
+
+log = logging.getLogger(__name__)
 
 MODELS_CONFIG = "models.config"
 MONITORING_CONFIG = "monitoring.config"
@@ -103,17 +106,41 @@ def pushed_versions(base_path: str | os.PathLike) -> list[int]:
     """Integer version directories under a local ``base_path``, ascending.
 
     A version counts once its ``saved_model.pb`` (or ``.pbtxt``) exists,
-    as for TF Serving's file-system source.
+    as for TF Serving's file-system source. Only folders named with ASCII
+    digits whose value fits TF Serving's int64 version numbers count; any other
+    folder holding a SavedModel is logged (once per name) and ignored.
     """
     base = Path(base_path)
     if not base.is_dir():
         return []
     out = []
     for child in base.iterdir():
-        if child.is_dir() and child.name.isdigit() and (
+        if not child.is_dir() or not (
                 (child / "saved_model.pb").exists() or (child / "saved_model.pbtxt").exists()):
-            out.append(int(child.name))
+            continue
+        version = parse_version_dir(child.name)
+        if version is None:
+            if child.name not in _IGNORED_LOGGED and not child.name.startswith("."):
+                _IGNORED_LOGGED.add(child.name)
+                log.warning("ignoring %s: a version folder's name must be ASCII digits with a "
+                            "value of at most %d", child, MAX_VERSION)
+            continue
+        out.append(version)
     return sorted(out)
+
+
+MAX_VERSION = (1 << 63) - 1   # versions are int64 in TF Serving's protos
+_VERSION_RE = re.compile(r"[0-9]+")
+_IGNORED_LOGGED: set[str] = set()
+
+
+def parse_version_dir(name: str) -> int | None:
+    """``name`` as a version number, or None: ASCII digits only (``str.isdigit`` also
+    accepts e.g. ``'²'`` or Arabic-Indic digits) and a value that fits int64."""
+    if not _VERSION_RE.fullmatch(name):
+        return None
+    value = int(name)
+    return value if value <= MAX_VERSION else None
 
 
 def _per_gan(value: Versions, gan: str, what: str) -> int | None:

@@ -298,7 +298,10 @@ class ModelManager:
         """Load newly wanted versions, then unload unwanted ones (load first)."""
         with self._sync_lock:
             for model in self._models.values():
-                self._sync_model(model)
+                try:
+                    self._sync_model(model)
+                except Exception:  # noqa: BLE001 - one model's trouble must not stop the others
+                    log.exception("version poll of model %s failed", model.config.name)
 
     def _sync_model(self, model: _Model) -> None:
         cfg = model.config

@@ -197,3 +197,27 @@ def test_server_side_batching_merges_concurrent_requests(tmp_path, versions_root
                                                "size 8") as e:
             c.predict(GAN, {F.IN_SEEDS: np.arange(9, dtype=np.int64)})
         assert e.value.code.name == "INVALID_ARGUMENT"
+
+
+def test_bad_version_folders_are_ignored_and_polling_goes_on(tmp_path, versions_root):
+    """A 20-digit folder (int64 overflow) and a non-ASCII digit folder are no versions: status
+    stays OK and a real new version is still picked up."""
+    from serving.client import GrpcClient
+
+    base = tmp_path / GAN
+    base.mkdir()
+    _publish(versions_root / GAN / "1", base, 1)
+    with _server(tmp_path, poll_seconds=0.1) as s, GrpcClient(s.grpc_address) as c:
+        _publish(versions_root / GAN / "1", base, "9" * 20)
+        _publish(versions_root / GAN / "1", base, "٣")
+        time.sleep(0.5)  # a few polls over the bad folders
+        _publish(versions_root / GAN / "2", base, 2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and s.manager.available_versions(GAN) != [2]:
+            time.sleep(0.05)
+        assert s.manager.available_versions(GAN) == [2]
+        st = c.get_model_status(GAN)["model_version_status"]
+        assert [(x["version"], x["state"]) for x in st] == [("2", "AVAILABLE"), ("1", "END")]
+        assert all(x["status"]["error_code"] == "OK" for x in st)
+        shutil.rmtree(base / ("9" * 20))
+        assert c.predict(GAN, {F.IN_SEEDS: np.array([0], np.int64)}).version == 2

@@ -122,3 +122,12 @@ def test_cli_serving_config_auto_labels(tmp_path, capsys):
                    str(root), "--gans", "dcgan", "--stable", "4"])
     assert rc == 2
     assert "not pushed" in capsys.readouterr().err
+
+
+def test_pushed_versions_ignores_non_ascii_and_int64_overflow_folders(tmp_path):
+    # '²' and '٣' pass str.isdigit() but are no versions; 2**63 does not fit int64.
+    _push(tmp_path, "g", 1, 7, "²", "٣", 2 ** 63, 2 ** 63 - 1, "1e3", "-4")
+    assert C.pushed_versions(tmp_path / "g") == [1, 7, 2 ** 63 - 1]
+    assert C.parse_version_dir("0012") == 12
+    assert C.parse_version_dir("9" * 20) is None
+    assert C.parse_version_dir("²") is None
