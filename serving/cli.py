@@ -93,6 +93,9 @@ def _run_serving_config(args) -> int:
 
 # --------------------------------------------------------------------- serve
 def _add_serve(sub):
+    from serving.model_manager import RequestLimits
+
+    limits = RequestLimits()
     p = sub.add_parser(
         "serve",
         help="local stand-in for TF Serving (same gRPC and REST API; not for production)",
@@ -113,6 +116,15 @@ def _add_serve(sub):
     p.add_argument("--monitoring-config-file",
                    help="monitoring.config: Prometheus metrics path on the REST port")
     p.add_argument("--no-warmup", action="store_true", help="skip the warmup-request replay")
+    p.add_argument("--max-request-batch-size", type=int, default=limits.max_batch_size,
+                   help="largest batch (rows) one request may ask for, any model; larger: "
+                        f"INVALID_ARGUMENT (default {limits.max_batch_size})")
+    p.add_argument("--max-request-elements", type=int, default=limits.max_elements,
+                   help="most elements one input tensor, or one request's outputs (from the "
+                        "signature), may have; lowers each model's batch limit to fit "
+                        f"(default {limits.max_elements})")
+    p.add_argument("--rest-read-timeout-seconds", type=float, default=10.0,
+                   help="REST socket read timeout; also closes idle keep-alive connections")
     p.set_defaults(func=_run_serve)
 
 
@@ -137,7 +149,10 @@ def _run_serve(args) -> int:
         enable_batching=args.enable_batching,
         batching_parameters_file=args.batching_parameters_file,
         max_receive_message_bytes=args.max_receive_message_mb * 1024 * 1024,
-        warmup=not args.no_warmup, monitoring_path=metrics_path)
+        warmup=not args.no_warmup, monitoring_path=metrics_path,
+        max_request_batch_size=args.max_request_batch_size,
+        max_request_elements=args.max_request_elements,
+        rest_read_timeout_s=args.rest_read_timeout_seconds)
     return serve_forever(opts)
 
 

@@ -42,6 +42,21 @@ MAX_LOAD_RETRIES = 5        # TF Serving's --max_num_load_retries default
 # Version states as reported by GetModelStatus (ModelVersionStatus.State names).
 LOADING, AVAILABLE, UNLOADING, END = "LOADING", "AVAILABLE", "UNLOADING", "END"
 
+DEFAULT_MAX_BATCH_SIZE = 1024        # rows per request (dimension 0 of the inputs)
+DEFAULT_MAX_ELEMENTS = 1 << 25       # elements per input tensor and per request's outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestLimits:
+    """Work one request may ask for; checked on the declared shapes, before any decoding."""
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE  # larger batch: INVALID_ARGUMENT
+    max_elements: int = DEFAULT_MAX_ELEMENTS      # larger input / outputs: RESOURCE_EXHAUSTED
+
+    def __post_init__(self):
+        for f in ("max_batch_size", "max_elements"):
+            if getattr(self, f) < 1:
+                raise ValueError(f"{f} must be >= 1, got {getattr(self, f)}")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -83,7 +98,8 @@ def model_configs_from_proto(cfg) -> list[ModelConfig]:
 class LoadedVersion:
     """One loaded SavedModel version: its signature defs and callable signatures."""
 
-    def __init__(self, name: str, version: int, path: str | Path):
+    def __init__(self, name: str, version: int, path: str | Path,
+                 limits: RequestLimits = RequestLimits()):
         import tensorflow as tf
         from tensorflow.core.protobuf import saved_model_pb2
 
@@ -100,8 +116,26 @@ class LoadedVersion:
                                if not k.startswith("__")}
         self._loaded = tf.saved_model.load(str(self.path), tags=[SERVE_TAG])
         self._fns = {k: self._loaded.signatures[k] for k in self.signature_defs}
+        # One call at a time into each concrete function. Concurrent calls of one function
+        # share its kernel objects, and TF 2.16's oneDNN kernels (MklConvOp and its cached
+        # primitives/reorders) are not safe for that: 8 clients crashed the server with
+        # SIGSEGV. Different signatures, versions and models still run in parallel, and each
+        # call uses TF's intra-op thread pool. See docs/SERVING.md ("Concurrency").
+        self._fn_locks = {k: threading.Lock() for k in self.signature_defs}
         self.warmup_replayed = 0
         self._batchers: dict[str, object] = {}
+        self.limits = limits
+        # Output elements per batch row (None: an output has an unknown non-batch dimension).
+        self._out_per_row = {k: _output_elements_per_row(v) for k, v in self.signature_defs.items()}
+
+    def max_batch_size(self, signature_name: str) -> int:
+        """The largest batch this signature accepts: the server's batch limit, lowered so that
+        the outputs (known from the signature) stay within the element limit."""
+        per_row = self._out_per_row[signature_name]
+        limit = self.limits.max_batch_size
+        if per_row:
+            limit = min(limit, max(1, self.limits.max_elements // per_row))
+        return limit
 
     # -- validation ----------------------------------------------------
     def signature(self, name: str):
@@ -122,11 +156,56 @@ class LoadedVersion:
                 f"Sent extra: {{{','.join(extra)}}}. Missing but required: "
                 f"{{{','.join(missing)}}}.")
 
+    def check_shapes(self, signature_name: str, shapes: Mapping[str, tuple[int, ...]],
+                     dtypes: Mapping[str, int] | None = None) -> None:
+        """Dtype (TF enums, when given), rank, fixed dims, equal non-empty batch and the
+        request limits, from declared shapes only: called before a tensor is decoded."""
+        sig = self.signature(signature_name)
+        self.check_input_names(signature_name, shapes)
+        batch = None
+        for i, key in enumerate(sorted(sig.inputs)):
+            info, shape = sig.inputs[key], tuple(shapes[key])
+            if dtypes is not None and dtypes[key] != info.dtype:
+                raise invalid(f"Expects arg[{i}] to be {tensors.dtype_name(info.dtype)} but "
+                              f"{_dtype_text(dtypes[key])} is provided (input '{key}')")
+            if not info.tensor_shape.unknown_rank:
+                want = [d.size for d in info.tensor_shape.dim]
+                shape_txt = "[" + ",".join("?" if d < 0 else str(d) for d in want) + "]"
+                if len(shape) != len(want):
+                    raise invalid(f"input '{key}' must have rank {len(want)} (shape {shape_txt}), "
+                                  f"got shape {list(shape)}")
+                for axis, (w, g) in enumerate(zip(want, shape)):
+                    if w >= 0 and w != g:
+                        raise invalid(f"input '{key}' must have shape {shape_txt}, got "
+                                      f"{list(shape)} (dimension {axis} is {g}, expected {w})")
+            if shape:
+                if shape[0] == 0:
+                    raise invalid(f"empty batch: input '{key}' has batch size 0")
+                if batch is not None and shape[0] != batch:
+                    raise invalid(f"inputs have different batch sizes: '{key}' has "
+                                  f"{shape[0]}, others {batch}")
+                batch = shape[0]
+            n = int(np.prod(shape, dtype=object)) if shape else 1
+            if n > self.limits.max_elements:
+                raise ServingError(
+                    Code.RESOURCE_EXHAUSTED,
+                    f"input '{key}' of shape {list(shape)} has {n} elements, above the server's "
+                    f"limit of {self.limits.max_elements} elements per tensor "
+                    f"(--max-request-elements)")
+        if batch is not None:
+            limit = self.max_batch_size(signature_name)
+            if batch > limit:
+                per_row = self._out_per_row[signature_name]
+                why = (f"{self.limits.max_elements} output elements (--max-request-elements) / "
+                       f"{per_row} per row" if limit < self.limits.max_batch_size else
+                       "--max-request-batch-size")
+                raise invalid(f"batch size {batch} is larger than the maximum batch size {limit} "
+                              f"of model {self.name} signature '{signature_name}' ({why})")
+
     def validate(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> None:
-        """Dtype, rank, fixed dims, equal non-empty batch, finite floats."""
+        """Dtype, rank, fixed dims, equal non-empty batch, limits, finite floats."""
         sig = self.signature(signature_name)
         self.check_input_names(signature_name, inputs)
-        batch = None
         for i, key in enumerate(sorted(sig.inputs)):
             info, arr = sig.inputs[key], inputs[key]
             want_dt = tensors.numpy_dtype(info.dtype)
@@ -139,23 +218,8 @@ class LoadedVersion:
                     tensors.dtype_enum(arr))
                 raise invalid(f"Expects arg[{i}] to be {tensors.dtype_name(info.dtype)} but "
                               f"{got} is provided (input '{key}')")
-            if not info.tensor_shape.unknown_rank:
-                want = [d.size for d in info.tensor_shape.dim]
-                shape_txt = "[" + ",".join("?" if d < 0 else str(d) for d in want) + "]"
-                if arr.ndim != len(want):
-                    raise invalid(f"input '{key}' must have rank {len(want)} (shape {shape_txt}), "
-                                  f"got shape {list(arr.shape)}")
-                for axis, (w, g) in enumerate(zip(want, arr.shape)):
-                    if w >= 0 and w != g:
-                        raise invalid(f"input '{key}' must have shape {shape_txt}, got "
-                                      f"{list(arr.shape)} (dimension {axis} is {g}, expected {w})")
-            if arr.ndim >= 1:
-                if arr.shape[0] == 0:
-                    raise invalid(f"empty batch: input '{key}' has batch size 0")
-                if batch is not None and arr.shape[0] != batch:
-                    raise invalid(f"inputs have different batch sizes: '{key}' has "
-                                  f"{arr.shape[0]}, others {batch}")
-                batch = arr.shape[0]
+        self.check_shapes(signature_name, {k: v.shape for k, v in inputs.items()})
+        for key, arr in inputs.items():
             if arr.dtype.kind in ("f", "c") and not np.all(np.isfinite(arr)):
                 raise invalid(f"input '{key}' contains NaN or Inf values")
 
@@ -178,7 +242,8 @@ class LoadedVersion:
         sig = self.signature_defs[signature_name]
         feed = {k: tf.constant(v, dtype=tf.as_dtype(sig.inputs[k].dtype)) for k, v in inputs.items()}
         try:
-            out = fn(**feed)
+            with self._fn_locks[signature_name]:
+                out = fn(**feed)
         except tf.errors.OpError as e:
             raise ServingError(code_from_int(e.error_code), clean_tf_message(e.message)) from None
         except (TypeError, ValueError) as e:  # argument conversion in the tf.function layer
@@ -243,6 +308,27 @@ class LoadedVersion:
         return n
 
 
+def _output_elements_per_row(sig) -> int | None:
+    """Elements of all outputs per batch row, from the signature (None if not known)."""
+    total = 0
+    for info in sig.outputs.values():
+        if info.tensor_shape.unknown_rank:
+            return None
+        dims = [d.size for d in info.tensor_shape.dim]
+        rest = dims[1:] if dims and dims[0] < 0 else dims
+        if any(d < 0 for d in rest):
+            return None
+        total += int(np.prod(rest, dtype=np.int64)) if rest else 1
+    return total or None
+
+
+def _dtype_text(enum: int) -> str:
+    try:
+        return tensors.dtype_name(enum)
+    except ValueError:
+        return f"dtype {enum}"
+
+
 def clean_tf_message(message: str) -> str:
     """Drop eager-mode decoration so the message reads like TF Serving's (op error + node)."""
     marker = "<stack traces unavailable>\n"
@@ -279,8 +365,10 @@ class ModelManager:
 
     def __init__(self, configs: list[ModelConfig], *, warmup: bool = True,
                  make_batcher: Callable | None = None,
-                 on_event: Callable[[str, str, int], None] | None = None):
+                 on_event: Callable[[str, str, int], None] | None = None,
+                 limits: RequestLimits = RequestLimits()):
         self._models = {c.name: _Model(c) for c in configs}
+        self._limits = limits
         self._warmup = warmup
         self._make_batcher = make_batcher
         self._on_event = on_event or (lambda *a: None)
@@ -337,7 +425,8 @@ class ModelManager:
             model.states[version] = _VersionState(LOADING, failures=prev.failures if prev else 0)
         t0 = time.monotonic()
         try:
-            lv = LoadedVersion(cfg.name, version, Path(cfg.base_path) / str(version))
+            lv = LoadedVersion(cfg.name, version, Path(cfg.base_path) / str(version),
+                               self._limits)
             if self._make_batcher is not None:
                 lv.enable_batching(self._make_batcher)
             if self._warmup:
@@ -353,8 +442,9 @@ class ModelManager:
         with self._state_lock:
             model.available = {**model.available, version: lv}
             model.states[version] = _VersionState(AVAILABLE)
-        log.info("loaded %s version %d in %.2fs (%d warmup requests)", cfg.name, version,
-                 time.monotonic() - t0, lv.warmup_replayed)
+        log.info("loaded %s version %d in %.2fs (%d warmup requests; max batch size %s)",
+                 cfg.name, version, time.monotonic() - t0, lv.warmup_replayed,
+                 {k: lv.max_batch_size(k) for k in lv.signature_defs})
         self._on_event("load", cfg.name, version)
 
     def start_polling(self, interval_s: float) -> None:

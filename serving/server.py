@@ -26,12 +26,14 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from serving import tensors
 from serving.config import PROMETHEUS_PATH, BatchingConfig
 from serving.errors import Code, ServingError, invalid, not_found
+from serving.model_manager import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_ELEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +55,40 @@ class ServerOptions:
     batching: BatchingConfig | None = None       # or the parameters directly
     max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_BYTES  # larger: RESOURCE_EXHAUSTED
     rest_timeout_s: float = 30.0           # as --rest_api_timeout_in_ms
+    rest_read_timeout_s: float = 10.0      # REST socket reads and idle keep-alive connections
     warmup: bool = True                    # replay assets.extra warmup requests at load
     grpc_workers: int = 16                 # gRPC handler threads
     monitoring_path: str | None = PROMETHEUS_PATH  # Prometheus metrics on REST; None = off
+    max_request_batch_size: int = DEFAULT_MAX_BATCH_SIZE  # rows per request, any model
+    max_request_elements: int = DEFAULT_MAX_ELEMENTS  # per input tensor and per request's outputs
 
 
 # ------------------------------------------------------------------ metrics
-class Metrics:
-    """A few TF-Serving-named counters, exposed in Prometheus text format."""
+UNKNOWN_MODEL = "__unknown__"  # the model_name label of requests for models not served
 
-    def __init__(self):
+
+def escape_label_value(value: str) -> str:
+    """A Prometheus label value as the text exposition format writes it (\\, \", \n)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Metrics:
+    """A few TF-Serving-named counters, exposed in Prometheus text format.
+
+    Requests for models the server does not serve share the model_name
+    ``__unknown__``, so clients cannot grow the number of series.
+    """
+
+    def __init__(self, served: Callable[[], Iterable[str]] = tuple):
         self._lock = threading.Lock()
+        self._served = served                    # () -> names of the configured models
         self.requests = collections.Counter()   # (model, api, status) -> count
         self.latency_us = collections.Counter()  # (model, api) -> total microseconds
         self.loads = collections.Counter()       # (model, event) -> count
 
     def request(self, model: str, api: str, code: Code, seconds: float):
+        if model not in self._served():
+            model = UNKNOWN_MODEL
         with self._lock:
             self.requests[(model, api, code.name)] += 1
             self.latency_us[(model, api)] += int(seconds * 1e6)
@@ -79,16 +99,20 @@ class Metrics:
 
     def prometheus_text(self) -> str:
         lines = ["# TYPE :tensorflow:serving:request_count counter"]
+        q = escape_label_value
         with self._lock:
             for (m, api, st), n in sorted(self.requests.items()):
+                m = q(m)
                 lines.append(f':tensorflow:serving:request_count{{model_name="{m}",'
                              f'API="{api}",status="{st}"}} {n}')
             lines.append("# TYPE :tensorflow:serving:request_latency_sum counter")
             for (m, api), us in sorted(self.latency_us.items()):
+                m = q(m)
                 lines.append(f':tensorflow:serving:request_latency_sum{{model_name="{m}",'
                              f'API="{api}"}} {us}')
             lines.append("# TYPE :tensorflow:serving:model_load_count counter")
             for (m, ev), n in sorted(self.loads.items()):
+                m = q(m)
                 lines.append(f':tensorflow:serving:model_load_count{{model_name="{m}",'
                              f'event="{ev}"}} {n}')
         return "\n".join(lines) + "\n"
@@ -127,6 +151,10 @@ class Handlers:
 
         def decode(lv, sig):
             lv.check_input_names(sig, request.inputs.keys())
+            # Shapes, dtypes and limits first: a few bytes can declare a huge tensor
+            # (e.g. shape [2^20] with int64_val=[3]), which decoding would expand.
+            lv.check_shapes(sig, {k: tensors.proto_shape(k, v) for k, v in request.inputs.items()},
+                            {k: v.dtype for k, v in request.inputs.items()})
             return {k: tensors.from_tensor_proto(k, v) for k, v in request.inputs.items()}
 
         lv, sig, outputs = self.predict_arrays(name, version, label,
@@ -263,12 +291,15 @@ def _json_value_to_array(value, dtype: np.dtype, key: str) -> np.ndarray:
         raise invalid(f"input '{key}': {e}") from None
 
 
-def _nested_shape(v, key) -> tuple[int, ...]:
+def _nested_shape(v, key, depth: int = 0) -> tuple[int, ...]:
     if not isinstance(v, list):
         return ()
+    if depth >= tensors.MAX_RANK:
+        raise invalid(f"input '{key}': JSON lists nested deeper than the maximum rank "
+                      f"{tensors.MAX_RANK}")
     if not v:
         return (0,)
-    shapes = {_nested_shape(x, key) for x in v}
+    shapes = {_nested_shape(x, key, depth + 1) for x in v}
     if len(shapes) != 1:
         raise invalid(f"input '{key}': all lists at the same depth must have the same length")
     return (len(v), *shapes.pop())
@@ -294,6 +325,11 @@ def _to_json(name: str, arr: np.ndarray):
     return arr.tolist()
 
 
+def _short_json(v, limit: int = 80) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _is_b64_object(v) -> bool:
     return isinstance(v, dict) and set(v) == {"b64"}
 
@@ -305,11 +341,18 @@ def rest_predict(handlers: Handlers, name, version, label, body: dict, deadline)
     if has_rows == has_cols:
         raise invalid("Missing 'inputs' or 'instances' key" if not has_rows else
                       "Not formatted correctly expecting only one of 'inputs' or 'instances' keys")
-    sig_name = body.get("signature_name") or None
+    sig_name = body.get("signature_name")
+    if sig_name is not None and not isinstance(sig_name, str):
+        raise invalid(f"'signature_name' must be a JSON string, got {_short_json(sig_name)}")
+    output_filter = body.get("output_filter") or []
+    if isinstance(output_filter, str):
+        output_filter = [output_filter]
+    if not (isinstance(output_filter, list) and all(isinstance(k, str) for k in output_filter)):
+        raise invalid(f"'output_filter' must be a JSON string or list of strings, got "
+                      f"{_short_json(output_filter)}")
 
-    def decode(lv, sig):
-        sd = lv.signature(sig)
-        dtypes = {k: tensors.numpy_dtype(v.dtype) for k, v in sd.inputs.items()}
+    def named_values(lv, sig, dtypes):
+        """{input name: JSON value} as the request lays them out."""
         single = next(iter(dtypes)) if len(dtypes) == 1 else None
         if has_rows:
             rows = body["instances"]
@@ -324,22 +367,29 @@ def rest_predict(handlers: Handlers, name, version, label, body: dict, deadline)
                     raise invalid("Failed to process element: every instance must have the "
                                   "same named inputs")
                 lv.check_input_names(sig, keys)
-                return {k: _json_value_to_array([r[k] for r in rows], dtypes[k], k) for k in keys}
+                return {k: [r[k] for r in rows] for k in keys}
             if single is None:
                 raise invalid(f"instances must be JSON objects naming the inputs "
                               f"{sorted(dtypes)} of signature '{sig}'")
-            return {single: _json_value_to_array(rows, dtypes[single], single)}
+            return {single: rows}
         cols = body["inputs"]
         if isinstance(cols, dict) and not _is_b64_object(cols):
             lv.check_input_names(sig, cols.keys())
-            return {k: _json_value_to_array(v, dtypes[k], k) for k, v in cols.items()}
+            return dict(cols)
         if single is None:
             raise invalid(f"'inputs' must be a JSON object naming the inputs {sorted(dtypes)} "
                           f"of signature '{sig}'")
-        return {single: _json_value_to_array(cols, dtypes[single], single)}
+        return {single: cols}
 
-    _, _, outputs = handlers.predict_arrays(name, version, label, sig_name, decode,
-                                            body.get("output_filter") or (), deadline)
+    def decode(lv, sig):
+        sd = lv.signature(sig)
+        dtypes = {k: tensors.numpy_dtype(v.dtype) for k, v in sd.inputs.items()}
+        values = named_values(lv, sig, dtypes)
+        lv.check_shapes(sig, {k: _nested_shape(v, k) for k, v in values.items()})
+        return {k: _json_value_to_array(v, dtypes[k], k) for k, v in values.items()}
+
+    _, _, outputs = handlers.predict_arrays(name, version, label, sig_name or None, decode,
+                                            output_filter, deadline)
     if has_rows:
         batch = next(iter(outputs.values())).shape[0] if outputs else 0
         if len(outputs) == 1:
@@ -367,6 +417,9 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "tfxgan-local-serving"
+        # Socket timeout for every read (request line, headers, body) and idle keep-alive:
+        # a silent client gives up its connection thread after this long.
+        timeout = options.rest_read_timeout_s
 
         def log_message(self, fmt, *args):  # quiet; debug only
             log.debug("REST %s", fmt % args)
@@ -414,17 +467,43 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
             handlers.metrics.request(name, api, Code.OK, time.monotonic() - t0)
             self._send(200, payload)
 
+        def _read_body(self) -> bytes:
+            """The request body, never more than the limit; on a framing error the connection
+            is closed (the rest of the body is left unread)."""
+            limit = options.max_receive_message_bytes
+            too_big = ServingError(Code.RESOURCE_EXHAUSTED, f"Request body exceeds the limit of "
+                                   f"{limit} bytes", http_status=413)
+            te = self.headers.get("Transfer-Encoding")
+            if te is not None:
+                self.close_connection = True  # until the whole body has been read
+                if te.strip().lower() != "chunked":
+                    raise ServingError(Code.UNIMPLEMENTED,
+                                       f"Transfer-Encoding {te!r} is not supported", 501)
+                body = _read_chunked(self.rfile, limit, too_big)
+                self.close_connection = False
+                return body
+            text = self.headers.get("Content-Length")
+            if text is None:
+                self.close_connection = True
+                raise ServingError(Code.INVALID_ARGUMENT, "POST needs a Content-Length header or "
+                                   "Transfer-Encoding: chunked", http_status=411)
+            if not re.fullmatch(r"[0-9]{1,20}", text.strip()):
+                self.close_connection = True
+                raise invalid(f"Content-Length {text!r} is not a non-negative integer")
+            length = int(text)
+            if length > limit:
+                self.close_connection = True
+                raise ServingError(Code.RESOURCE_EXHAUSTED, f"Request body of {length} bytes "
+                                   f"exceeds the limit of {limit} bytes", http_status=413)
+            return self.rfile.read(length)
+
         def do_POST(self):  # noqa: N802
             t0 = time.monotonic()
             path = self.path.split("?", 1)[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > options.max_receive_message_bytes:
-                self.close_connection = True
-                return self._error(ServingError(
-                    Code.RESOURCE_EXHAUSTED,
-                    f"Request body of {length} bytes exceeds the limit of "
-                    f"{options.max_receive_message_bytes} bytes", http_status=413))
-            raw = self.rfile.read(length)
+            try:
+                raw = self._read_body()
+            except ServingError as e:
+                return self._error(e)
             m = _POST_RE.match(path)
             if not m:
                 return self._error(not_found(f"Malformed request: POST {path}"))
@@ -438,6 +517,8 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
                     body = json.loads(raw or b"null")
                 except (ValueError, UnicodeDecodeError) as e:
                     raise invalid(f"JSON Parse error: {e}") from None
+                except RecursionError:
+                    raise invalid("JSON Parse error: the document is nested too deeply") from None
                 payload = rest_predict(handlers, name, version, label, body,
                                        t0 + options.rest_timeout_s)
             except ServingError as e:
@@ -451,6 +532,31 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
             self._send(200, payload)
 
     return Handler
+
+
+def _read_chunked(rfile, limit: int, too_big: ServingError) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``limit`` bytes."""
+    parts, total = [], 0
+    while True:
+        line = rfile.readline(1026)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
+            raise invalid(f"malformed chunk size line {line[:40]!r}")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        total += size
+        if total > limit:
+            raise too_big
+        data = rfile.read(size)
+        if len(data) != size or rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise invalid("chunked body ends inside a chunk")
+        parts.append(data)
+    for _ in range(100):  # trailer fields, up to the empty line
+        line = rfile.readline(8194)
+        if line in (b"\r\n", b"\n", b""):
+            return b"".join(parts)
+    raise invalid("too many trailer fields after a chunked body")
 
 
 def _fill_spec(spec, name, version, label):
@@ -472,7 +578,7 @@ class LocalServer:
 
     def __init__(self, options: ServerOptions):
         self.options = options
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: self.manager.model_names if self.manager else ())
         self.manager = None
         self._grpc = None
         self._rest = None
@@ -517,14 +623,15 @@ class LocalServer:
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
         from serving.batching import batcher_factory
-        from serving.model_manager import ModelManager
+        from serving.model_manager import ModelManager, RequestLimits
 
         o = self.options
         batching = self._batching()
         self.manager = ModelManager(
             self._model_configs(), warmup=o.warmup,
             make_batcher=batcher_factory(batching) if batching else None,
-            on_event=self.metrics.event)
+            on_event=self.metrics.event,
+            limits=RequestLimits(o.max_request_batch_size, o.max_request_elements))
         self.manager.sync()  # every wanted version loaded and warmed up before serving
         handlers = Handlers(self.manager, self.metrics)
         self._grpc = grpc.server(

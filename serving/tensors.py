@@ -10,8 +10,20 @@ import numpy as np
 
 from serving.errors import invalid
 
-# A request tensor above this many elements is refused before any allocation.
+# A request tensor above this many elements is refused before any allocation (the server
+# also checks each tensor's shape against the signature and its limits before decoding).
 MAX_ELEMENTS = 1 << 31
+# Highest rank accepted in a request (TensorShape's own limit is 254; no model here needs 32).
+MAX_RANK = 32
+# DataType enums a request may carry: the ones with a numpy value type. DT_RESOURCE,
+# DT_VARIANT, the *_REF types and newer or unknown enums are refused with INVALID_ARGUMENT.
+REQUEST_DTYPES = frozenset({
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10,  # float, double, int32, uint8, int16, int8, string,
+                                    # complex64, int64, bool
+    11, 12, 13, 14, 15, 16, 17, 18, 19,  # qint8, quint8, qint32, bfloat16, qint16, quint16,
+                                         # uint16, complex128, half
+    22, 23,  # uint32, uint64
+})
 # Types whose numpy view is not a plain reinterpretation of tensor_content (bfloat16, quantized,
 # complex, resources, variants): left to tf.make_ndarray.
 _MAKE_NDARRAY_ONLY = frozenset({  # tensorflow.DataType enum values
@@ -68,22 +80,49 @@ def to_tensor_proto(value) -> "TensorProto":  # noqa: F821
     return proto
 
 
-def from_tensor_proto(name: str, proto, max_elements: int = MAX_ELEMENTS) -> np.ndarray:
-    """Request TensorProto -> numpy, failing like TF Serving ("tensor parsing error: <name>")."""
-    from tensorflow.core.framework import types_pb2
+def proto_shape(name: str, proto, max_elements: int = MAX_ELEMENTS) -> tuple[int, ...]:
+    """A request TensorProto's dtype and shape, checked without decoding any value.
 
-    dims = [d.size for d in proto.tensor_shape.dim]
-    err = invalid(f"tensor parsing error: {name}")
+    Raises INVALID_ARGUMENT ("tensor parsing error: <name>", as TF Serving) for an
+    unknown rank, a negative dimension, a rank above ``MAX_RANK``, more than
+    ``max_elements`` elements or a dtype that is not a request value type.
+    """
+    dims = tuple(d.size for d in proto.tensor_shape.dim)
     if proto.tensor_shape.unknown_rank or any(d < 0 for d in dims):
-        raise err
+        raise invalid(f"tensor parsing error: {name} (shape {list(dims)})")
+    if len(dims) > MAX_RANK:
+        raise invalid(f"tensor parsing error: {name} (rank {len(dims)} is above the maximum "
+                      f"rank {MAX_RANK})")
     n = 1
     for d in dims:
         n *= d
         if n > max_elements:
-            raise invalid(f"tensor parsing error: {name} (shape {dims} has more than "
+            raise invalid(f"tensor parsing error: {name} (shape {list(dims)} has more than "
                           f"{max_elements} elements)")
-    if proto.dtype in (types_pb2.DT_INVALID,) or proto.dtype >= 100:
-        raise err
+    if proto.dtype not in REQUEST_DTYPES:
+        raise invalid(f"tensor parsing error: {name} (dtype {_enum_name(proto.dtype)} is not "
+                      f"a request value type)")
+    return dims
+
+
+def _enum_name(enum: int) -> str:
+    from tensorflow.core.framework import types_pb2
+
+    try:
+        return types_pb2.DataType.Name(enum)
+    except ValueError:
+        return str(enum)
+
+
+def from_tensor_proto(name: str, proto, max_elements: int = MAX_ELEMENTS) -> np.ndarray:
+    """Request TensorProto -> numpy, failing like TF Serving ("tensor parsing error: <name>").
+
+    Shape, dtype and ``tensor_content`` length are checked before anything is allocated.
+    """
+    from tensorflow.core.framework import types_pb2
+
+    dims = list(proto_shape(name, proto, max_elements))
+    n = int(np.prod(dims, dtype=object)) if dims else 1
     if proto.dtype == types_pb2.DT_STRING:
         if len(proto.string_val) != n:
             raise invalid(f"tensor parsing error: {name} ({len(proto.string_val)} string values "

@@ -79,11 +79,12 @@ def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = 
                         *, size: int = 8, channels: int = 1, bias: float | None = None,
                         warmup_records: int = 2, model_name: str = "model",
                         refine_signature: bool = False, pixel_dtype: str = "uint8",
-                        warmup_inputs: list[dict] | None = None) -> Path:
+                        warmup_inputs: list[dict] | None = None, conv: bool = False) -> Path:
     """Write version ``version`` of a stand-in generator; returns the version dir.
 
     The warmup file holds ``warmup_records`` one-image requests, or one request
-    per dict of ``warmup_inputs`` when given.
+    per dict of ``warmup_inputs`` when given. ``conv`` adds a 3x3 convolution
+    (the oneDNN ``Conv2D`` kernel real generators run) before the ``tanh``.
     """
     import tensorflow as tf
 
@@ -99,8 +100,15 @@ def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = 
             super().__init__()
             self.w = tf.Variable(0.5, name="w")
             self.b = tf.Variable(bias, name="b")
+            # [3, 3, C, C] identity-centred kernel: a real Conv2D that keeps values in range
+            k = np.zeros((3, 3, channels, channels), np.float32)
+            k[1, 1] = np.eye(channels) * 0.5
+            k[0, 1] = np.eye(channels) * 0.25
+            self.k = tf.Variable(k, name="k") if conv else None
 
         def _outputs(self, x):  # x: [B, H, W, C] float32 in [-1, 1]
+            if self.k is not None:
+                x = tf.nn.conv2d(x, self.k, strides=1, padding="SAME")  # [B, H, W, C]
             g = tf.tanh(self.w * x + self.b)
             pixels = tf.cast(tf.round((g + 1.0) * (pmax / 2.0)), pdt)
             return {F.OUT_GENERATED: g, F.OUT_PIXELS: pixels}
