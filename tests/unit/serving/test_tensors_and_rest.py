@@ -131,3 +131,19 @@ def test_client_builds_inputs_per_kind(tmp_path):
                                      "seeds": np.array([1])}, "row")
     assert body == {"instances": [{"images": {"b64": "aGk="}, "seeds": 1}]}
     assert RestClient.model_path("m", label="stable") == "/v1/models/m/labels/stable"
+
+
+def test_prometheus_label_values_are_escaped_and_unknown_models_collapsed():
+    from serving.errors import Code
+    from serving.server import Metrics
+
+    odd = 'a"b\\c\nd'
+    m = Metrics(lambda: [odd])
+    m.request(odd, "predict", Code.OK, 0.001)
+    for i in range(50):
+        m.request(f"not_served_{i}", "predict", Code.NOT_FOUND, 0.001)
+    text = m.prometheus_text()
+    assert 'model_name="a\\"b\\\\c\\nd",API="predict",status="OK"} 1' in text
+    assert 'model_name="__unknown__",API="predict",status="NOT_FOUND"} 50' in text
+    assert "not_served" not in text
+    assert all(line.startswith(("# TYPE", ":tensorflow:serving:")) for line in text.splitlines())
