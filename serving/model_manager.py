@@ -395,6 +395,10 @@ class ModelManager:
         cfg = model.config
         pushed = pushed_versions(cfg.base_path)
         wanted = cfg.wanted(pushed)
+        with self._state_lock:  # a failed version whose folder is gone is forgotten
+            for v in [v for v, st in model.states.items() if st.error_code != Code.OK
+                      and v not in pushed and v not in model.available]:
+                del model.states[v]
         for v in sorted(wanted - set(model.available)):
             st = model.states.get(v)
             if st is not None and st.failures >= MAX_LOAD_RETRIES:

@@ -87,6 +87,15 @@ def test_version_with_failing_warmup_is_not_served(tmp_path, versions_root):
         assert "must have rank 1" in states[2]["status"]["error_message"]
         assert states[1]["state"] == "AVAILABLE"
         assert c.predict(GAN, {F.IN_SEEDS: np.array([0], np.int64)}).version == 1
+        # Once the failed version's folder is removed, its error no longer shows in the status.
+        shutil.rmtree(base / "2")
+        deadline = time.monotonic() + 30
+        while (time.monotonic() < deadline
+               and len(c.get_model_status(GAN)["model_version_status"]) > 1):
+            time.sleep(0.1)
+        st = c.get_model_status(GAN)["model_version_status"]
+        assert [(x["version"], x["state"], x["status"]["error_code"]) for x in st] == [
+            ("1", "AVAILABLE", "OK")]
 
 
 def test_hot_swap_under_concurrent_requests_has_zero_failures(tmp_path, versions_root, expected):
