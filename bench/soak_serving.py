@@ -138,8 +138,8 @@ def _malformed(i: int, grpc_c, rest_c, rest_address: str, size: int):
         elif kind == "REST Content-Length -1":
             host, port = rest_address.rsplit(":", 1)
             with socket.create_connection((host, int(port)), timeout=30) as s:
-                s.sendall(b"POST /v1/models/vanilla_gan:predict HTTP/1.1\r\nContent-Length: -1\r\n\r\n"
-                          b'{"instances": [1]}')
+                s.sendall(b"POST /v1/models/vanilla_gan:predict HTTP/1.1\r\n"
+                          b"Content-Length: -1\r\n\r\n" b'{"instances": [1]}')
                 head = s.recv(64)
             m = re.match(rb"HTTP/1.1 (\d+)", head)
             return f"HTTP {int(m.group(1))}" if m else "no answer"
