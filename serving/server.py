@@ -242,7 +242,9 @@ def _grpc_servicers(handlers: Handlers):
 
 
 # --------------------------------------------------------------------- REST
-_MODEL_PATH = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>-?\d+)|/labels/(?P<label>[^/:]+))?"
+# Versions in paths: ASCII digits that fit int64 (\d would also match non-ASCII digits).
+_MODEL_PATH = (r"/v1/models/(?P<name>[^/:]+)"
+               r"(?:/versions/(?P<version>-?[0-9]{1,18})|/labels/(?P<label>[^/:]+))?")
 _GET_RE = re.compile(rf"^{_MODEL_PATH}(?P<metadata>/metadata)?/?$", re.I)
 _POST_RE = re.compile(rf"^{_MODEL_PATH}:(?P<method>classify|regress|predict)$", re.I)
 

@@ -200,6 +200,13 @@ def test_rest_idle_and_slow_connections_time_out(small_server):
     assert time.monotonic() - t0 < 5  # closed after the 1 s read timeout
 
 
+@pytest.mark.parametrize("path", [f"/v1/models/{GAN}/versions/{'9' * 20}",
+                                  f"/v1/models/{GAN}/versions/{'9' * 20}/metadata"])
+def test_rest_version_paths_outside_int64_get_an_answer(rest_client, path):
+    status, data = rest_client.request("GET", path)
+    assert status == 404 and "Malformed request" in json.loads(data)["error"]
+
+
 @pytest.mark.parametrize("body, fragment", [
     (b"[" * 5000 + b"]" * 5000, "JSON Parse error"),
     (b'{"inputs": {"seeds": ' + b"[" * 34 + b"1" + b"]" * 34 + b"}}",
