@@ -21,8 +21,9 @@ class PartialConv2D(keras.layers.Layer):
 
     ``sum(1)`` counts the window's elements (k_h·k_w·C_in) and ``sum(M)`` the
     valid ones. The mask may have one channel (shared by all input channels)
-    or C_in channels. The zero padding of ``padding="same"`` counts as valid,
-    so with an all-ones mask the layer equals ``Conv2D`` with the same weights.
+    or C_in channels; a one-channel mask is broadcast to C_in channels before
+    counting, also when its channel count is only known at run time. The
+    zero padding of ``padding="same"`` counts as valid, so with an all-ones mask the layer equals ``Conv2D`` with the same weights.
 
     Call with ``[x [B, H, W, C_in], mask [B, H, W, 1 or C_in]]``; returns
     ``[y [B, H', W', filters], new_mask [B, H', W', 1]]``.
@@ -74,13 +75,11 @@ class PartialConv2D(keras.layers.Layer):
         size = (x.shape[1], x.shape[2])
         if None in size:
             raise ValueError(f"PartialConv2D needs static spatial sizes, received {x.shape}")
-        mask = ops.cast(mask, "float32")  # counts stay exact under mixed precision
-        mask_channels = mask.shape[-1]
-        # Count of valid elements per window: a one-channel mask stands for
-        # C_in identical channels.
-        valid = ops.sum(mask, axis=-1, keepdims=True)  # [B, H, W, 1]
-        if mask_channels == 1:
-            valid = valid * self._c_in
+        # A [B, H, W, 1] mask stands for C_in identical channels; broadcasting
+        # here (not only when the channel count is static) keeps sum(M) right
+        # for masks whose channel count is unknown until run time.
+        mask = ops.broadcast_to(ops.cast(mask, "float32"), ops.shape(x))  # [B, H, W, C_in]
+        valid = ops.sum(mask, axis=-1, keepdims=True)  # [B, H, W, 1]; counts stay exact under mixed precision
         ones = ops.ones((self.kernel_size, self.kernel_size, 1, 1), dtype="float32")
         valid_sum = ops.conv(self._pad(valid, size, float(self._c_in)), ones,
                              strides=self.strides, padding="valid")  # [B, H', W', 1]

@@ -57,6 +57,26 @@ def test_hole_renormalises_by_valid_fraction_and_updates_mask():
     assert y[0, 0] == pytest.approx(6 * 9 / 8 + 0.5)
 
 
+@pytest.mark.parametrize("strides", [1, 2])
+def test_one_channel_mask_of_unknown_channel_count_is_broadcast(strides):
+    """A [B, H, W, None] mask signature (channel count unknown when traced)
+    must give the same result as the static one-channel mask."""
+    layer = PartialConv2D(3, 3, strides=strides)
+    x = tf.random.stateless_normal([2, 8, 8, 4], seed=[3, 4])
+    mask = np.ones([2, 8, 8, 1], "float32")
+    mask[:, 2:5, 3:7] = 0.0
+    mask = tf.constant(mask)
+    expected, expected_mask = layer([x, mask])
+    dynamic = tf.function(lambda a, m: layer([a, m]), input_signature=[
+        tf.TensorSpec([None, 8, 8, 4]), tf.TensorSpec([None, 8, 8, None])])
+    y, new_mask = dynamic(x, mask)
+    np.testing.assert_allclose(y.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(new_mask.numpy(), expected_mask.numpy())
+    # A four-channel mask equal to the broadcast one-channel mask gives the same output.
+    y4, _ = dynamic(x, tf.tile(mask, [1, 1, 1, 4]))
+    np.testing.assert_allclose(y4.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_hole_values_do_not_leak():
     layer = PartialConv2D(2, 3)
     x = tf.random.stateless_normal([1, 6, 6, 2], seed=[0, 0])
