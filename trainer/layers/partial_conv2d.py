@@ -19,11 +19,24 @@ class PartialConv2D(keras.layers.Layer):
         x' = 0                                    otherwise
         m' = 1 if sum(M) > 0 else 0
 
-    ``sum(1)`` counts the window's elements (k_h·k_w·C_in) and ``sum(M)`` the
-    valid ones. The mask may have one channel (shared by all input channels)
+    ``sum(1)`` counts the window's *image* elements (k_h·k_w·C_in, fewer
+    where the window overhangs the border) and ``sum(M)`` the valid ones
+    among them. The mask may have one channel (shared by all input channels)
     or C_in channels; a one-channel mask is broadcast to C_in channels before
-    counting, also when its channel count is only known at run time. The
-    zero padding of ``padding="same"`` counts as valid, so with an all-ones mask the layer equals ``Conv2D`` with the same weights.
+    counting, also when its channel count is only known at run time.
+
+    Border windows: the zero padding of ``padding="same"`` is neither valid
+    nor counted in ``sum(1)``. So a window that covers only holes and padding
+    outputs 0 and stays a hole in ``m'`` (padding does not shrink border
+    holes), and with an all-ones mask ``sum(1) / sum(M) = 1`` everywhere: the
+    layer equals ``Conv2D`` with the same weights. NVIDIA's reference
+    implementation (github.com/NVIDIA/partialconv, ``models/partialconv2d.py``)
+    computes ``m'`` the same way (it convolves the zero-padded mask), but its
+    ``sum(1)`` is the full window including padding, which re-scales border
+    windows even for an all-ones mask ("partial convolution based padding",
+    Liu et al. 2018b, https://arxiv.org/abs/1811.11718); here ``sum(1)``
+    counts only real pixels so the all-ones case stays an ordinary
+    convolution.
 
     Call with ``[x [B, H, W, C_in], mask [B, H, W, 1 or C_in]]``; returns
     ``[y [B, H', W', filters], new_mask [B, H', W', 1]]``.
@@ -81,9 +94,12 @@ class PartialConv2D(keras.layers.Layer):
         mask = ops.broadcast_to(ops.cast(mask, "float32"), ops.shape(x))  # [B, H, W, C_in]
         valid = ops.sum(mask, axis=-1, keepdims=True)  # [B, H, W, 1]; counts stay exact under mixed precision
         ones = ops.ones((self.kernel_size, self.kernel_size, 1, 1), dtype="float32")
-        valid_sum = ops.conv(self._pad(valid, size, float(self._c_in)), ones,
+        # The padding is neither valid (sum(M)) nor part of the window (sum(1)).
+        valid_sum = ops.conv(self._pad(valid, size, 0.0), ones,
                              strides=self.strides, padding="valid")  # [B, H', W', 1]
-        window = float(self.kernel_size * self.kernel_size * self._c_in)
+        real = ops.full((1, size[0], size[1], 1), float(self._c_in), dtype="float32")
+        window = ops.conv(self._pad(real, size, 0.0), ones,
+                          strides=self.strides, padding="valid")  # [1, H', W', 1]: sum(1)
         new_mask = ops.clip(valid_sum, 0.0, 1.0)
         ratio = window / ops.maximum(valid_sum, 1e-8) * new_mask  # 0 where no valid input
         y = ops.conv(self._pad(x * ops.cast(mask, x.dtype), size, 0.0),

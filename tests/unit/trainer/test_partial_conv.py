@@ -52,9 +52,31 @@ def test_hole_renormalises_by_valid_fraction_and_updates_mask():
     np.testing.assert_array_equal(new_mask, expected_mask)
     interior = expected_mask[1:4, 1:4].astype(bool)
     np.testing.assert_allclose(y[1:4, 1:4][interior], 18.5, rtol=1e-6)
-    # At the corner the zero padding counts as valid: 8 valid of 9 (5 padding
-    # zeros, 3 image pixels of 2), so 6 · 9/8 + 0.5.
-    assert y[0, 0] == pytest.approx(6 * 9 / 8 + 0.5)
+    # At the corner the window holds 4 image pixels (the 5 padding cells are
+    # neither valid nor counted), 3 of them valid: 3·2 · 4/3 + 0.5.
+    assert y[0, 0] == pytest.approx(3 * 2 * 4 / 3 + 0.5)
+
+
+def test_border_hole_is_not_filled_by_padding():
+    """A window over a border hole sees only padding and holes: output 0, mask stays 0
+    (NVIDIA's reference convolves the zero-padded mask the same way)."""
+    layer = PartialConv2D(1, 3, strides=1, use_bias=True)
+    x = tf.fill([1, 6, 6, 2], 1.0)
+    mask = np.ones([1, 6, 6, 1], "float32")
+    mask[0, :, :2, 0] = 0.0          # the two left-most columns are a hole
+    layer([x, tf.constant(mask)])
+    layer.set_weights([np.ones([3, 3, 2, 1], "float32"), np.array([0.5], "float32")])
+    y, new_mask = layer([x, tf.constant(mask)])
+    y, new_mask = y.numpy()[0, ..., 0], new_mask.numpy()[0, ..., 0]
+    # Column 0's windows cover padding and columns 0-1 (holes): the hole stays.
+    np.testing.assert_array_equal(new_mask[:, 0], np.zeros(6))
+    np.testing.assert_array_equal(y[:, 0], np.zeros(6))
+    np.testing.assert_array_equal(new_mask[:, 1:], np.ones([6, 5]))
+    # Column 1 at the top row: 6 image pixels (×2 channels), 2 valid (column 2,
+    # rows 0-1) -> 2·2 · 12/4 + 0.5.
+    assert y[0, 1] == pytest.approx(4 * 12 / 4 + 0.5)
+    # Border windows fully inside valid pixels equal an ordinary convolution: 6 pixels · 2.
+    assert y[0, 5] == pytest.approx(4 * 2 + 0.5)
 
 
 @pytest.mark.parametrize("strides", [1, 2])
