@@ -73,19 +73,31 @@ def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 # ------------------------------------------------------------- Wasserstein
+def critic_value(logits: tf.Tensor) -> tf.Tensor:
+    """The critic's scalar value per example, ``D(x)``: the mean of its output.
+
+    WGAN and WGAN-GP define the critic as a scalar function ``D: X -> R``.
+    A PatchGAN critic outputs a map of P patch scores [B, h, w, 1]; its value
+    is their mean, ``D(x) = (1/P) Σ_p D_p(x)``, so that the Wasserstein terms
+    and the gradient penalty constrain and use the *same* function (and its
+    scale does not grow with the image size). Returns [B].
+    """
+    return _per_example_mean(tf.cast(logits, tf.float32))
+
+
 def wasserstein_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
     """Critic loss of WGAN (Arjovsky et al. 2017, https://arxiv.org/abs/1701.07875)::
 
         L_D = D(x̃) - D(x)      (mean over the batch: E[D(G(z))] - E[D(x)])
 
-    Patch critics are averaged over their patch map first. Returns [B].
+    ``D`` is :func:`critic_value` (a patch map's mean). Returns [B].
     """
-    return _per_example_mean(fake_logits) - _per_example_mean(real_logits)
+    return critic_value(fake_logits) - critic_value(real_logits)
 
 
 def wasserstein_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
-    """Generator loss of WGAN: ``L_G = -D(G(z))``. Returns [B]."""
-    return -_per_example_mean(fake_logits)
+    """Generator loss of WGAN: ``L_G = -D(G(z))``, ``D`` = :func:`critic_value`. Returns [B]."""
+    return -critic_value(fake_logits)
 
 
 def interpolation_weights(batch_size, seed) -> tf.Tensor:
@@ -111,9 +123,19 @@ def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor, 
     ``ε`` inside the square root keeps the gradient of the norm finite when
     ``∇D`` is zero (the seed's plain ``sqrt`` gives NaN there).
 
+    ``D`` is :func:`critic_value`, the same scalar the Wasserstein terms use:
+    for a PatchGAN critic the *mean* of the patch map. The paper's critic is
+    a scalar function and the penalty makes *that* function 1-Lipschitz.
+    Penalising the gradient of the patch *sum* instead (as the seed does)
+    constrains P·D (P = 900 patches at 256²): the critic the Wasserstein
+    terms see is then ~1/P-Lipschitz and the adversarial signal ~1/P of its
+    intended size next to the reconstruction terms.
+
     Args:
-        critic: maps images [B, H, W, C] to logits [B, ...] (a patch map is
-            summed per example, so each example's gradient is its own).
+        critic: maps images [B, H, W, C] to logits [B, ...]; reduced per
+            example with :func:`critic_value` (the per-example values are
+            summed over the batch before differentiating, so each example's
+            gradient is its own as long as the critic has no batch coupling).
         real, fake: [B, H, W, C] images.
         alpha: [B, 1, 1, 1] (or broadcastable) interpolation weights in [0, 1].
         epsilon: added to the squared norm before the square root.
@@ -124,8 +146,8 @@ def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor, 
     interpolated = real + alpha * (fake - real)
     with tf.GradientTape() as tape:
         tape.watch(interpolated)
-        logits = critic(interpolated)
-    grads = tape.gradient(logits, interpolated)  # d(sum of logits)/dx̂, [B, H, W, C]
+        value = critic_value(critic(interpolated))  # D(x̂) [B]
+    grads = tape.gradient(value, interpolated)  # ∇_x̂ D(x̂) per example, [B, H, W, C]
     squared = tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(grads)[0], -1]), axis=1)  # [B]
     norm = tf.sqrt(squared + epsilon)
     return tf.square(norm - 1.0)

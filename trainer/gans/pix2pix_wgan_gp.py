@@ -59,6 +59,14 @@ class Pix2PixWganGp(GanModel):
 
     Critic:    L_D = D(x, G(x)) - D(x, y) + λ_gp · GP
     Generator: L_G = -D(x, G(x)) + λ_l1 · |y - G(x)|
+
+    ``D(x, ·)`` is the critic's scalar value per example, the mean of its
+    PatchGAN map (:func:`trainer.losses.critic_value`); the gradient penalty
+    is taken on that same scalar, so the 1-Lipschitz constraint applies to
+    the function the Wasserstein terms use (Gulrajani et al. 2017 define the
+    critic as a scalar function). Penalising the patch *sum* would make the
+    critic ~1/P-Lipschitz (P = 900 patches at 256²) and shrink the
+    adversarial term P-fold next to λ_l1·L1.
     """
 
     LOSS_NAMES = ("d_loss", "g_loss", "l1_loss", "gp")

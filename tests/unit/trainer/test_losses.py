@@ -122,6 +122,59 @@ def test_gradient_penalty_linear_critic(norm, expected):
     np.testing.assert_allclose(gp.numpy(), [expected] * 3, atol=1e-5)
 
 
+def _patch_critic(w, patches=(3, 3)):
+    """A linear PatchGAN-like critic: every one of the P patches scores <w, x>,
+    so the critic value (the patch mean) is <w, x> with gradient norm ||w||."""
+    w = tf.constant(w, tf.float32)
+    def critic(x):
+        score = tf.reduce_sum(x * w, axis=[1, 2, 3])                # [B]
+        return tf.tile(score[:, None, None, None], [1, *patches, 1])  # [B, h, w, 1]
+    return critic
+
+
+def test_gradient_penalty_of_patch_critic_uses_the_patch_mean():
+    """A patch critic whose mean has gradient norm 1 is exactly 1-Lipschitz:
+    penalty 0 (the patch sum's gradient would have norm P = 9 and penalty 64)."""
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=(1, 4, 4, 2))
+    w = direction / np.linalg.norm(direction)
+    real = tf.constant(rng.normal(size=(2, 4, 4, 2)), tf.float32)
+    fake = tf.constant(rng.normal(size=(2, 4, 4, 2)), tf.float32)
+    gp = losses.gradient_penalty(_patch_critic(w), real, fake, tf.fill([2, 1, 1, 1], 0.3),
+                                 epsilon=0.0)
+    np.testing.assert_allclose(gp.numpy(), [0.0, 0.0], atol=1e-10)
+
+
+def test_wasserstein_terms_and_penalty_see_the_same_critic_value():
+    """For a non-linear patch critic, the Wasserstein losses use D = mean of the
+    patch map and the penalty is (||grad D|| - 1)² of that same D."""
+    kernel = tf.constant(np.random.default_rng(2).normal(size=(3, 3, 2, 1)), tf.float32)
+    def critic(x):
+        return tf.tanh(tf.nn.conv2d(x, kernel, 1, "VALID")) * 3.0   # [B, 2, 2, 1] patches
+    rng = np.random.default_rng(3)
+    real = tf.constant(rng.normal(size=(2, 4, 4, 2)), tf.float32)
+    fake = tf.constant(rng.normal(size=(2, 4, 4, 2)), tf.float32)
+    value = lambda x: tf.reduce_mean(critic(x), axis=[1, 2, 3])    # D(x) [B]
+    np.testing.assert_allclose(losses.critic_value(critic(real)).numpy(), value(real).numpy(),
+                               rtol=1e-6)
+    np.testing.assert_allclose(losses.wasserstein_discriminator_loss(critic(real), critic(fake)),
+                               value(fake) - value(real), rtol=1e-6)
+    np.testing.assert_allclose(losses.wasserstein_generator_loss(critic(fake)), -value(fake),
+                               rtol=1e-6)
+    alpha = tf.constant([0.25, 0.75], shape=[2, 1, 1, 1])
+    x_hat = real + alpha * (fake - real)
+    norms = []
+    for i in range(2):   # each example's gradient on its own
+        xi = x_hat[i:i + 1]
+        with tf.GradientTape() as tape:
+            tape.watch(xi)
+            d = value(xi)
+        norms.append(np.linalg.norm(tape.gradient(d, xi).numpy()))
+    expected = (np.array(norms) - 1.0) ** 2
+    gp = losses.gradient_penalty(critic, real, fake, alpha, epsilon=0.0)
+    np.testing.assert_allclose(gp.numpy(), expected, rtol=1e-5)
+
+
 def test_gradient_penalty_is_nan_safe_at_zero_gradient():
     critic_w = tf.Variable(tf.zeros([1, 4, 4, 1]))
     real, fake = tf.zeros([2, 4, 4, 1]), tf.ones([2, 4, 4, 1])
