@@ -12,9 +12,17 @@ computation as training on one device with the same global batch:
   slice (:func:`replica_slice`), so the draw for example *i* does not depend
   on how many replicas there are.
 
-The slicing assumes the global batch is split evenly, as Mirrored and
-MultiWorkerMirrored strategies do for full batches; on an uneven final batch
-the draws are still valid random numbers, only not bit-identical to one device.
+All of this needs every replica to hold the same number of examples, so
+the global batch must be a multiple of the replica count
+(:func:`check_global_batch`; the GANs check their ``batch_size`` when built
+under a strategy, and the Trainer checks it right after choosing the
+strategy). With an uneven split ``compute_average_loss`` divides each
+replica's sum by its *local* size times the replica count, which scales the
+loss wrongly and unevenly (a global batch of 1 on two replicas gives half
+the loss; 3 gives 2.25 instead of 2), and :func:`replica_slice` hands two
+examples the same random draw. There is no silent fallback to fewer
+devices: the error names the batch and the replica count, and the user
+picks a batch that divides (or ``one_device``).
 """
 from __future__ import annotations
 
@@ -60,6 +68,24 @@ def get_strategy(name: str = MIRRORED) -> tf.distribute.Strategy:
             raise ValueError(f"TF_CONFIG is not a valid cluster spec ({err}): {raw!r}") from None
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+
+
+def check_global_batch(global_batch: int, replicas: int, what: str = "batch_size") -> None:
+    """Raise ValueError unless ``global_batch`` splits evenly over ``replicas``.
+
+    ``what`` names the setting in the message (for example
+    ``"pix2pix_wgan_gp batch_size"``).
+    """
+    if replicas < 1:
+        raise ValueError(f"replica count must be >= 1, received {replicas}")
+    if global_batch < replicas or global_batch % replicas:
+        multiple = max(replicas, -(-global_batch // replicas) * replicas)
+        raise ValueError(
+            f"{what} {global_batch} does not split evenly over {replicas} replicas: the global "
+            f"batch must be a multiple of the replica count so that every replica gets the same "
+            f"number of examples (uneven splits mis-scale the losses and share random draws); "
+            f"set {what} to a multiple of {replicas} (e.g. {multiple}) or train on one device "
+            f"(strategy 'one_device')")
 
 
 def _replica_context():

@@ -89,6 +89,9 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
     hp = registry.make_hparams(module.HParams, config["hparams"], owner=spec.name)
     shapes = module.input_shapes(hp)
     strategy = distribute.get_strategy(config.get("strategy", distribute.MIRRORED))
+    # Fail before reading any data when the batch does not split over the replicas.
+    distribute.check_global_batch(hp.batch_size, strategy.num_replicas_in_sync,
+                                  f"{spec.name} batch_size")
     log.info("%s: training %d steps on %d replica(s) with %s", spec.name, train_steps,
              strategy.num_replicas_in_sync, type(strategy).__name__)
     materialized = config.get("materialized", True)

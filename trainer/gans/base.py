@@ -47,6 +47,9 @@ class GanModel(keras.Model):
     def __init__(self, hparams, input_shapes: Mapping[str, tuple[int, int, int]],
                  loss_names: tuple[str, ...] | None = None, **kwargs):
         super().__init__(**kwargs)
+        # Every replica must get the same number of examples (trainer.distribute).
+        distribute.check_global_batch(hparams.batch_size, self.distribute_strategy.num_replicas_in_sync,
+                                      f"{type(hparams).__module__.rsplit('.', 1)[-1]} batch_size")
         self.hparams = hparams
         self.input_shapes = dict(input_shapes)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in (loss_names or self.LOSS_NAMES)}

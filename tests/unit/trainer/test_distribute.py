@@ -114,3 +114,44 @@ def test_multi_worker_two_processes_end_with_same_weights(tmp_path):
     assert len(w0.files) == len(w1.files) > 0
     for key in w0.files:
         np.testing.assert_allclose(w0[key], w1[key], rtol=0, atol=1e-6, err_msg=key)
+
+
+def test_check_global_batch():
+    distribute.check_global_batch(4, 2)
+    distribute.check_global_batch(1, 1)
+    with pytest.raises(ValueError, match=r"batch_size 1 does not split evenly over 2 replicas.*e\.g\. 2"):
+        distribute.check_global_batch(1, 2)
+    with pytest.raises(ValueError, match=r"pix2pix batch_size 3 does not split evenly over 2 "
+                                         r"replicas.*multiple of 2 \(e\.g\. 4\).*'one_device'"):
+        distribute.check_global_batch(3, 2, "pix2pix batch_size")
+
+
+UNEVEN_BATCH = """
+import sys, pathlib
+sys.path.insert(0, {root!r})
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+from trainer import registry
+two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+spec = registry.get("pix2pix_wgan_gp")
+small = dict(image_size=32, channels=1, base_filters=4)
+with two.scope():
+    spec.load().build(spec.hparams(dict(small, batch_size=2)))   # even: builds
+    try:
+        spec.load().build(spec.hparams(dict(small, batch_size=1)))  # the seed's batch of 1
+    except ValueError as err:
+        print("ValueError:", err)
+"""
+
+
+def test_uneven_global_batch_is_rejected_when_built_on_two_replicas():
+    """pix2pix's seed batch of 1 under a two-replica MirroredStrategy: the
+    loss scale would be halved and the draws shared, so building fails."""
+    root = str(pathlib.Path(__file__).resolve().parents[3])
+    proc = subprocess.run([PYTHON, "-c", UNEVEN_BATCH.format(root=root)], capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert ("ValueError: pix2pix_wgan_gp batch_size 1 does not split evenly over 2 replicas"
+            in proc.stdout), proc.stdout + proc.stderr[-2000:]
