@@ -33,8 +33,11 @@ class HParams:
     d_learning_rate: float = 1e-4          # discriminator Adam learning rate
     beta_1: float = 0.9                    # Adam β1
     beta_2: float = 0.999                  # Adam β2
-    lambda_pixel: float = 1.0              # weight of the pixel L1 loss (whole image)
-    lambda_hole: float = 0.0               # extra weight of the L1 loss in the holes (Liu et al.: 6; 0 = off, the seed)
+    # Pixel L1 split as in Liu et al. 2018 eq. 1: λ_pixel·L_valid + λ_hole·L_hole, both
+    # normalised by the image size, so λ_hole : λ_pixel is the hole : known-pixel weight.
+    # λ_hole = λ_pixel is one whole-image L1 (the seed); Liu et al. use 6 : 1.
+    lambda_pixel: float = 1.0              # weight of the L1 loss on the known pixels (Liu et al.: 1)
+    lambda_hole: float = 1.0               # weight of the L1 loss in the holes (Liu et al.: 6; 1 = the seed)
     lambda_content: float = 1.0            # weight of the perceptual (VGG19) loss
     lambda_adv: float = 0.01               # weight of the RaGAN adversarial loss
     perceptual_layers: tuple = ("block1_pool", "block2_pool", "block3_pool")  # VGG19 layers (Liu et al.: pool1-3)
@@ -74,16 +77,17 @@ class PConvInpainting(GanModel):
     """PConvUNet generator + PatchGAN discriminator.
 
     Discriminator: RaGAN on real images vs completed images.
-    Generator: λ_pixel·|y - ŷ| + λ_hole·|(1-M)(y - ŷ)| + λ_content·Σ_l |φ_l(ŷ) - φ_l(y)|
+    Generator: λ_pixel·|M(y - ŷ)| + λ_hole·|(1-M)(y - ŷ)| + λ_content·Σ_l |φ_l(ŷ) - φ_l(y)|
     + λ_adv·RaGAN_G,
-    with ŷ the raw prediction and φ_l VGG19 pool1-3 features.
+    with ŷ the raw prediction, φ_l VGG19 pool1-3 features and each L1 normalised
+    by the image's element count (Liu et al. 2018 eq. 1, L_valid and L_hole), so a
+    hole pixel weighs λ_hole / λ_pixel times a known one.
     """
 
     LOSS_NAMES = ("d_loss", "g_loss", "content_loss", "adv_loss", "pixel_loss", "hole_loss")
 
     def __init__(self, hparams: HParams, **kwargs):
-        names = tuple(n for n in self.LOSS_NAMES if n != "hole_loss" or hparams.lambda_hole > 0)
-        super().__init__(hparams, input_shapes(hparams), names, name="pconv_inpainting", **kwargs)
+        super().__init__(hparams, input_shapes(hparams), name="pconv_inpainting", **kwargs)
         hp = hparams
         shape = (hp.image_size, hp.image_size, hp.channels)
         self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters)
@@ -94,7 +98,7 @@ class PConvInpainting(GanModel):
                                               channels=hp.channels, seed=hp.seed))
 
     def compile(self, d_optimizer=None, g_optimizer=None, lambda_pixel=None, lambda_content=None,
-                lambda_adv=None, **kwargs):
+                lambda_adv=None, lambda_hole=None, **kwargs):
         hp = self.hparams
         self._compile_base(**kwargs)
         self.d_optimizer = self._build_optimizer(
@@ -106,6 +110,7 @@ class PConvInpainting(GanModel):
         self.lambda_pixel = hp.lambda_pixel if lambda_pixel is None else float(lambda_pixel)
         self.lambda_content = hp.lambda_content if lambda_content is None else float(lambda_content)
         self.lambda_adv = hp.lambda_adv if lambda_adv is None else float(lambda_adv)
+        self.lambda_hole = hp.lambda_hole if lambda_hole is None else float(lambda_hole)
 
     def masks_for(self, local_batch) -> tf.Tensor:
         """This replica's masks [B, S, S, 1] for the current step."""
@@ -138,8 +143,10 @@ class PConvInpainting(GanModel):
     def train_step(self, data):
         # 1. Validate the images y [B, S, S, C]; draw this step's masks M.
         # 2. Discriminator: RaGAN on y vs the completed image M·y + (1-M)·G(M·y, M).
-        # 3. Generator: pixel L1 + perceptual (VGG19) + λ_adv·RaGAN; update G.
-        # 4. Report d_loss, g_loss and the three generator terms (unweighted).
+        # 3. Generator: λ_pixel·L1 on known pixels + λ_hole·L1 in the holes + perceptual
+        #    (VGG19) + λ_adv·RaGAN; update G.
+        # 4. Report d_loss, g_loss and the generator terms (unweighted; pixel_loss is
+        #    the whole-image L1, hole_loss its part in the holes).
         image = self.unpack(data)[F.IMAGE]
         mask = self.masks_for(tf.shape(image)[0])                             # [B, S, S, 1]
         masked = image * mask
@@ -162,16 +169,16 @@ class PConvInpainting(GanModel):
             real_mean, fake_mean = self._ragan_means(real_logits, fake_logits)
             adv = losses.relativistic_average_generator_loss(
                 real_logits, fake_logits, real_mean, fake_mean)
-            pixel = losses.l1_loss(image, prediction)
+            # Liu et al. 2018 eq. 1: L_valid = |M·(ŷ - y)|_1 / N, L_hole = |(1 - M)·(ŷ - y)|_1 / N
+            # with N = C·H·W; L_valid + L_hole is the whole-image L1 (pixel_loss).
+            known = tf.cast(mask, image.dtype)                                # [B, S, S, 1]
+            valid = losses.l1_loss(known * image, known * prediction)
+            hole = losses.l1_loss((1.0 - known) * image, (1.0 - known) * prediction)
             content = self.perceptual_term(prediction, image)
-            g_loss = (self.lambda_pixel * pixel + self.lambda_content * content
-                      + self.lambda_adv * adv)                                # [B]
-            terms = {"content_loss": content, "adv_loss": adv, "pixel_loss": pixel}
-            if self.hparams.lambda_hole > 0:
-                # Liu et al. 2018 eq. 1: L_hole = |(1 - M)·(ŷ - y)|_1 / (C·H·W).
-                holes = 1.0 - tf.cast(mask, image.dtype)
-                terms["hole_loss"] = losses.l1_loss(holes * image, holes * prediction)
-                g_loss += self.hparams.lambda_hole * terms["hole_loss"]
+            g_loss = (self.lambda_pixel * valid + self.lambda_hole * hole
+                      + self.lambda_content * content + self.lambda_adv * adv)  # [B]
+            terms = {"content_loss": content, "adv_loss": adv, "pixel_loss": valid + hole,
+                     "hole_loss": hole}
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, **terms})
@@ -179,10 +186,11 @@ class PConvInpainting(GanModel):
 
 # Quick preset. No VGG19 ImageNet weights on these machines: no perceptual term ("none")
 # rather than random VGG features, which dominated g_loss and made the holes worse than a
-# mean fill; the L1 loss in the holes is weighted up instead (Liu et al. use 6).
+# mean fill; the L1 loss in the holes is weighted up instead: 13 : 1 against the known
+# pixels (Liu et al. use 6 : 1; docs/EVALUATION.md).
 PRESETS = Presets(
     quick=dict(image_size=64, channels=3, base_filters=16, batch_size=8, g_learning_rate=1e-3,
-               d_learning_rate=1e-3, lambda_hole=12.0, perceptual_weights="none"),
+               d_learning_rate=1e-3, lambda_hole=13.0, perceptual_weights="none"),
     quick_train_steps=800,
     tiny=dict(image_size=32, channels=3, base_filters=4, batch_size=4,
               perceptual_weights="random", max_thickness=4),

@@ -58,16 +58,21 @@ def test_perceptual_weights_none_builds_no_vgg_and_reports_zero(name, loss):
     assert all(np.isfinite(v[0]) for v in logs.values())
 
 
-def test_pconv_hole_loss_reported_only_when_weighted():
+@pytest.mark.parametrize("lambda_pixel, lambda_hole", [(1.0, 6.0), (1.0, 1.0), (2.0, 5.0)])
+def test_pconv_hole_to_known_pixel_weight_is_lambda_hole_to_lambda_pixel(lambda_pixel, lambda_hole):
+    """Liu et al.'s 6:1 is lambda_hole=6 with lambda_pixel=1 (the whole-image L1
+    must not weight the holes once more); lambda_hole = lambda_pixel is the
+    seed's plain whole-image L1."""
     spec = registry.get("pconv_inpainting")
     module = spec.load()
-    plain = module.build(spec.hparams({**tiny("pconv_inpainting"), "perceptual_weights": "none"}))
-    assert "hole_loss" not in {m.name for m in plain.metrics}
-    hp = spec.hparams({**tiny("pconv_inpainting"), "perceptual_weights": "none", "lambda_hole": 6.0})
+    hp = spec.hparams({**tiny("pconv_inpainting"), "perceptual_weights": "none",
+                       "lambda_adv": 0.0, "lambda_pixel": lambda_pixel, "lambda_hole": lambda_hole})
     gan = module.build(hp)
     data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 4)).batch(4)
-    logs = gan.fit(data, epochs=1, verbose=0).history
-    assert logs["hole_loss"][0] > 0 and np.isfinite(logs["g_loss"][0])
+    logs = {k: v[0] for k, v in gan.fit(data, epochs=1, verbose=0).history.items()}
+    hole, known = logs["hole_loss"], logs["pixel_loss"] - logs["hole_loss"]
+    assert hole > 0 and known > 0
+    assert logs["g_loss"] == pytest.approx(lambda_pixel * known + lambda_hole * hole, rel=1e-5)
 
 
 def test_quick_preset_trains_without_perceptual_features():
