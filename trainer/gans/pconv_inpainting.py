@@ -147,6 +147,13 @@ class PConvInpainting(GanModel):
         #    (VGG19) + λ_adv·RaGAN; update G.
         # 4. Report d_loss, g_loss and the generator terms (unweighted; pixel_loss is
         #    the whole-image L1, hole_loss its part in the holes).
+        #
+        # One discriminator step per generator step, so every discriminator
+        # step already trains on its own real batch (this step's). The
+        # generator step reuses it (its RaGAN loss needs real logits): the
+        # discriminator is fitted once to these images, not repeatedly as in
+        # an n_critic loop, and splitting the batch would halve both networks'
+        # batches. pix2pix_wgan_gp's n_critic > 1 splits its batch instead.
         image = self.unpack(data)[F.IMAGE]
         mask = self.masks_for(tf.shape(image)[0])                             # [B, S, S, 1]
         masked = image * mask

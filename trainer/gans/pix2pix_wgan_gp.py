@@ -28,14 +28,14 @@ class HParams:
     critic_norm: str = "layer"     # critic normalisation: "layer" (WGAN-GP paper), "none", "instance", "batch" (seed)
     generator_norm: str = "batch"  # U-Net normalisation ("batch" as in the seed; synchronised over replicas)
     dropout_rate: float = 0.5      # dropout on the first three U-Net decoder blocks
-    batch_size: int = 1            # global batch size
+    batch_size: int = 1            # global batch size of a train_step (a multiple of n_critic)
     g_learning_rate: float = 2e-4  # generator Adam learning rate
     d_learning_rate: float = 2e-4  # critic Adam learning rate
     beta_1: float = 0.5            # Adam β1 of both optimisers (pix2pix)
     beta_2: float = 0.999          # Adam β2 of both optimisers
     lambda_gp: float = 10.0        # gradient-penalty weight λ_gp
     lambda_l1: float = 100.0       # L1 reconstruction weight λ_l1
-    n_critic: int = 1              # critic steps per generator step (seed: 1)
+    n_critic: int = 1              # critic steps per generator step (seed: 1), each on batch_size / n_critic pairs
     gp_epsilon: float = 1e-12      # ε inside the gradient-norm square root (NaN-safe)
     seed: int = 0                  # seed of dropout and the α draws
 
@@ -44,6 +44,10 @@ class HParams:
                                      "g_learning_rate", "d_learning_rate", "n_critic"),
                      non_negative=("lambda_gp", "lambda_l1", "gp_epsilon"),
                      probabilities=("dropout_rate", "beta_1", "beta_2"))
+        if self.batch_size % self.n_critic:
+            raise ValueError(f"HParams.batch_size {self.batch_size} must be a multiple of "
+                             f"n_critic {self.n_critic}: each critic step trains on its own "
+                             f"batch_size / n_critic examples of the step's batch")
         for field in ("critic_norm", "generator_norm"):
             if getattr(self, field) not in NORMS:
                 raise ValueError(f"HParams.{field} must be one of {NORMS}, received {getattr(self, field)!r}")
@@ -81,6 +85,10 @@ class Pix2PixWganGp(GanModel):
                                         norm=hp.generator_norm)
         self.critic = patchgan([shape, shape], hp.base_filters, norm=hp.critic_norm,
                                name="patchgan_critic")
+        # Each critic step's share of the batch must split over the replicas too.
+        distribute.check_global_batch(hp.batch_size // hp.n_critic,
+                                      self.distribute_strategy.num_replicas_in_sync,
+                                      "pix2pix_wgan_gp batch_size / n_critic")
 
     def compile(self, d_optimizer=None, g_optimizer=None, lambda_gp: float | None = None,
                 lambda_l1: float | None = None, **kwargs):
@@ -101,27 +109,41 @@ class Pix2PixWganGp(GanModel):
 
     def train_step(self, data):
         # 1. Validate the batch: input x and target y, [B, S, S, C] each.
-        # 2. n_critic times: critic loss D(x, G(x)) - D(x, y) + λ_gp·GP with
-        #    α ~ U[0, 1] per example; update the critic.
-        # 3. Generator loss -D(x, G(x)) + λ_l1·|y - G(x)|; update the generator.
-        # 4. Report d_loss, g_loss, the unweighted L1 and GP.
+        # 2. For each of the n_critic critic steps, its own real pairs (every
+        #    n_critic-th example of the batch): critic loss
+        #    D(x, G(x)) - D(x, y) + λ_gp·GP with α ~ U[0, 1] per example; update the critic.
+        # 3. Generator loss -D(x, G(x)) + λ_l1·|y - G(x)| on the whole batch; update G.
+        # 4. Report d_loss (over all critic steps), g_loss, the unweighted L1 and GP.
+        #
+        # WGAN-GP's Algorithm 1 samples fresh real data for every critic
+        # iteration; fitting the critic n_critic times to one real batch
+        # over-fits it to that batch. Keras hands train_step one batch, so the
+        # batch is split: with strided chunks every replica's local chunk i
+        # holds the same global examples as one device's chunk i, keeping N
+        # replicas equal to one device. The generator step uses every pair, so
+        # each example trains the critic once and the generator once per step.
         batch = self.unpack(data)
         x, y = batch[F.INPUT], batch[F.TARGET]
-        local_batch = tf.shape(x)[0]
+        n = self.hparams.n_critic
         critic_vars = self.critic.trainable_variables
-        for i in range(self.hparams.n_critic):
+        d_losses, gps = [], []
+        for i in range(n):
+            x_i, y_i = (x, y) if n == 1 else (x[i::n], y[i::n])           # [B / n, S, S, C]
             alpha = distribute.replica_slice(
-                lambda g, i=i: losses.interpolation_weights(g, self.seed(salt=i)), local_batch)
-            fake = self.generator(x, training=True)
+                lambda g, i=i: losses.interpolation_weights(g, self.seed(salt=i)), tf.shape(x_i)[0])
+            fake = self.generator(x_i, training=True)
             with tf.GradientTape() as tape:
-                real_logits = self.critic([x, y], training=True)
-                fake_logits = self.critic([x, fake], training=True)
+                real_logits = self.critic([x_i, y_i], training=True)
+                fake_logits = self.critic([x_i, fake], training=True)
                 wasserstein = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
-                gp = losses.gradient_penalty(lambda im: self.critic([x, im], training=True),
-                                             y, fake, alpha, epsilon=self.hparams.gp_epsilon)
-                d_loss = wasserstein + self.lambda_gp * gp                      # [B]
+                gp = losses.gradient_penalty(lambda im: self.critic([x_i, im], training=True),
+                                             y_i, fake, alpha, epsilon=self.hparams.gp_epsilon)
+                d_loss = wasserstein + self.lambda_gp * gp                      # [B / n]
                 d_scaled = distribute.global_batch_mean(d_loss)
             self.apply(self.d_optimizer, tape, d_scaled, critic_vars)
+            d_losses.append(d_loss)
+            gps.append(gp)
+        d_loss, gp = tf.concat(d_losses, axis=0), tf.concat(gps, axis=0)        # [B]
 
         with tf.GradientTape() as tape:
             fake = self.generator(x, training=True)

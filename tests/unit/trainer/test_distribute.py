@@ -65,9 +65,11 @@ def _assert_equal_to_one_device(results):
 
 
 def test_two_replicas_equal_one_device(tmp_path):
-    """pix2pix (dropout, synchronised batch norm, gradient penalty) and pconv
-    (cross-replica RaGAN means, masks drawn per step) on 2 logical CPUs."""
-    _assert_equal_to_one_device(_two_replicas(tmp_path, ["pix2pix_wgan_gp", "pconv_inpainting"]))
+    """pix2pix (dropout, synchronised batch norm, gradient penalty; also with two
+    critic steps on their own halves of the batch) and pconv (cross-replica RaGAN
+    means, masks drawn per step) on 2 logical CPUs."""
+    _assert_equal_to_one_device(_two_replicas(
+        tmp_path, ["pix2pix_wgan_gp", 'pix2pix_wgan_gp:{"n_critic": 2}', "pconv_inpainting"]))
 
 
 @pytest.mark.slow

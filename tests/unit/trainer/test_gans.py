@@ -247,3 +247,44 @@ def test_pix2pix_trains_under_mixed_bfloat16(mixed_bfloat16):
     module, hp, gan = _build("pix2pix_wgan_gp")
     history = gan.fit(_dataset(module, hp), epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in history.values()), history
+
+
+class _RecordingCritic:
+    """Stands in for a critic network and records the images it scores."""
+
+    def __init__(self, critic):
+        self.critic, self.images = critic, []
+
+    def __call__(self, inputs, training=False):
+        self.images.append(inputs[1].numpy())
+        return self.critic(inputs, training=training)
+
+    @property
+    def trainable_variables(self):
+        return self.critic.trainable_variables
+
+
+def test_pix2pix_each_critic_step_sees_its_own_real_pairs():
+    """With n_critic = 2 the two critic steps train on disjoint real pairs
+    (every second example), not twice on the same batch."""
+    module, hp, gan = _build("pix2pix_wgan_gp", n_critic=2, batch_size=4)
+    batch = {k: tf.constant(v) for k, v in batch_for(module, hp, 4, seed=5).items()}
+    recorder = _RecordingCritic(gan.critic)
+    object.__setattr__(gan, "critic", recorder)   # bypass Keras attribute tracking
+    logs = gan.train_step(batch)
+    target = batch["target"].numpy()
+    real_batches = [im for im in recorder.images
+                    if im.shape[0] < 4 and any(np.array_equal(im[0], t) for t in target)]
+    # The two critic steps' real images: examples (0, 2) then (1, 3).
+    assert len(real_batches) == 2, [im.shape for im in recorder.images]
+    np.testing.assert_array_equal(real_batches[0], target[0::2])
+    np.testing.assert_array_equal(real_batches[1], target[1::2])
+    # No critic call ever scores the whole real batch.
+    assert not any(im.shape[0] == 4 and np.array_equal(im, target) for im in recorder.images)
+    assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["gp"]))
+
+
+def test_pix2pix_batch_must_be_a_multiple_of_n_critic():
+    spec = registry.get("pix2pix_wgan_gp")
+    with pytest.raises(ValueError, match="batch_size 3 must be a multiple of n_critic 2"):
+        spec.hparams({**TINY["pix2pix_wgan_gp"], "batch_size": 3, "n_critic": 2})

@@ -1,8 +1,10 @@
 """One step on two logical CPUs (MirroredStrategy) vs one device, same global batch.
 
 Run as a script (logical devices must be configured before TensorFlow starts):
-    python tests/unit/trainer/helpers/two_replicas.py OUT.json [--register PKG] NAME [NAME ...]
-Writes, per GAN, the largest differences of the losses and of every weight.
+    python tests/unit/trainer/helpers/two_replicas.py OUT.json [--register PKG] NAME[:JSON] ...
+JSON overrides the GAN's tiny hyper-parameters (e.g. 'pix2pix_wgan_gp:{"n_critic": 2}');
+--register imports PKG (under tests/) and calls its register() first (a GAN from outside
+trainer/). Writes, per argument, the largest differences of the losses and of every weight.
 """
 import json
 import os
@@ -33,10 +35,11 @@ ONE = tf.distribute.OneDeviceStrategy("/cpu:0")
 TWO = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
-def run(name, steps=2):
+def run(arg, steps=2):
+    name, _, overrides = arg.partition(":")
     spec = registry.get(name)
     module = spec.load()
-    hp = spec.hparams(tiny(name))
+    hp = spec.hparams({**tiny(name), **json.loads(overrides or "{}")})
     keras.utils.set_random_seed(0)
     one, two = ONE, TWO
     with one.scope():
@@ -67,5 +70,5 @@ if __name__ == "__main__":
         sys.path.insert(0, str(ROOT / "tests"))
         importlib.import_module(names[1]).register()
         names = names[2:]
-    results = {name: run(name) for name in names}
+    results = {arg: run(arg) for arg in names}
     pathlib.Path(out).write_text(json.dumps(results, indent=1))
