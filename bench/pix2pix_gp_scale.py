@@ -20,7 +20,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfx_pipeline.configs import QUICK_HPARAMS  # noqa: E402
 from trainer import features as F, losses, registry  # noqa: E402
 
 
@@ -35,7 +34,7 @@ def synthetic_pairs(n, size, seed):
 
 def run(convention, steps, train, evals):
     spec = registry.get("pix2pix_wgan_gp")
-    hp = spec.hparams(QUICK_HPARAMS["pix2pix_wgan_gp"])
+    hp = spec.hparams(registry.get("pix2pix_wgan_gp").presets().quick)
     tf.keras.utils.set_random_seed(0)
     gan = spec.load().build(hp)
     patches = int(np.prod(gan.critic.output_shape[1:3]))
@@ -66,7 +65,7 @@ def run(convention, steps, train, evals):
 
 if __name__ == "__main__":
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    size = QUICK_HPARAMS["pix2pix_wgan_gp"]["image_size"]
+    size = registry.get("pix2pix_wgan_gp").presets().quick["image_size"]
     train, evals = synthetic_pairs(64, size, 0), synthetic_pairs(16, size, 1)
     for convention in sys.argv[2:] or ("mean", "sum"):
         run(convention, steps, train, evals)

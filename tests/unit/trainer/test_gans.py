@@ -287,4 +287,4 @@ def test_pix2pix_each_critic_step_sees_its_own_real_pairs():
 def test_pix2pix_batch_must_be_a_multiple_of_n_critic():
     spec = registry.get("pix2pix_wgan_gp")
     with pytest.raises(ValueError, match="batch_size 3 must be a multiple of n_critic 2"):
-        spec.hparams({**TINY["pix2pix_wgan_gp"], "batch_size": 3, "n_critic": 2})
+        spec.hparams({**tiny("pix2pix_wgan_gp"), "batch_size": 3, "n_critic": 2})
