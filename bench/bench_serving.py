@@ -120,7 +120,7 @@ class ServerProcess:
     """``tfxgan serve`` in its own process (as a deployment would run it)."""
 
     def __init__(self, config: Path, batching_file: Path | None):
-        cmd = [sys.executable, "-m", "serving.cli", "serve", "--model-config-file", str(config),
+        cmd = [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file", str(config),
                "--port", "0", "--rest-api-port", "-1", "--file-system-poll-wait-seconds", "0",
                "--max-receive-message-mb", "256"]
         if batching_file:

@@ -1,6 +1,6 @@
 """Soak test of the local server: sustained mixed traffic, a version pushed and removed mid-run.
 
-``tfxgan serve`` runs as a subprocess (``python -m serving.cli serve``), so a
+``tfxgan serve`` runs as a subprocess (``python -m tfx_pipeline.cli serve``), so a
 crash shows as an exit code. Four stand-in generators (``serving.testing``,
 with a Conv2D so the oneDNN convolution kernels run) are served: paired,
 inpainting and two unconditional ones. ``--clients`` threads send valid gRPC
@@ -65,10 +65,10 @@ def write_models(root: Path, size: int) -> Path:
 
 
 class Server:
-    """``python -m serving.cli serve`` in its own process."""
+    """``python -m tfx_pipeline.cli serve`` in its own process."""
 
     def __init__(self, config: Path, log_path: Path, poll_s: float = 1.0):
-        cmd = [sys.executable, "-m", "serving.cli", "serve", "--model-config-file", str(config),
+        cmd = [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file", str(config),
                "--port", "0", "--rest-api-port", "0",
                "--file-system-poll-wait-seconds", str(poll_s)]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}

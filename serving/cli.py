@@ -248,11 +248,3 @@ def _print_json(args, method: str) -> int:
     print(json.dumps(answer, indent=2))
     return 0
 
-
-def main(argv=None) -> int:  # `python -m serving.cli ...`: the same as `tfxgan ...`
-    from tfx_pipeline.cli import main as tfxgan_main
-    return tfxgan_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

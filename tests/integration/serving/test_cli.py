@@ -104,7 +104,7 @@ def test_serve_command_runs_until_sigterm(config_dir, tmp_path):
     mon = write_serving_configs(tmp_path, "/unused", gans=["dcgan"],
                                 prometheus_path="/metrics")["monitoring.config"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving.cli", "serve", "--model-config-file",
+        [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file",
          str(config_dir / "models.config"), "--port", "0", "--rest-api-port", "0",
          "--monitoring-config-file", str(mon), "--file-system-poll-wait-seconds", "0"],
         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
