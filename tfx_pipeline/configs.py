@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any, Mapping
 
+from trainer import features as F
 from trainer import registry
 from trainer.blessing import EvalConfig
 
@@ -32,7 +33,7 @@ class GanRun:
     train_steps: int = 300                     # optimizer steps in total
     steps_per_epoch: int = 50                  # Keras epoch length: checkpoints, image grids
     eval_steps: int = 4                        # batches of the eval split per epoch
-    ct_window: tuple[float, float] = (0.0, 2000.0)  # CT level, width in HU (CT records only)
+    ct_window: tuple[float, float] = F.DEFAULT_CT_WINDOW  # CT level, width in HU (CT records)
     bit_depth: int = 8                         # stored bit depth the schema requires (16 for CT)
     evaluation: EvalConfig = EvalConfig()      # GanEvaluator thresholds (docs/EVALUATION.md)
 

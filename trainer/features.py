@@ -60,6 +60,9 @@ MODALITIES = ("CT", "MR", "photo", "digit", "other")
 # CT values are stored as uint16 = HU + 32768 so the whole int16 range is kept
 # losslessly; value_offset = -32768 undoes it.
 CT_STORAGE_OFFSET = -32768.0
+# The CT window the Transform maps to [-1, 1] unless a run sets another:
+# level, width in HU, air (-1000) .. bone (+1000).
+DEFAULT_CT_WINDOW = (0.0, 2000.0)
 
 
 def key(role: str, field: str) -> str:

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from trainer import features as F
 
-DEFAULT_CT_WINDOW = (0.0, 2000.0)  # level, width in HU: air (-1000) .. bone (+1000)
+DEFAULT_CT_WINDOW = F.DEFAULT_CT_WINDOW
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -108,7 +108,7 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
     is_ct = int(config.get("bit_depth", 8)) == 16 and spec.kind == registry.PAIRED
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,
-                            is_ct=is_ct, ct_window=config.get("ct_window", (0.0, 2000.0)))
+                            is_ct=is_ct, ct_window=config.get("ct_window", F.DEFAULT_CT_WINDOW))
     return model
 
 
