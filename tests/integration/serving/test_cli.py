@@ -7,7 +7,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from serving import cli, testing
+from serving import testing
+from tfx_pipeline.cli import main as tfxgan
 from trainer import features as F
 from trainer import registry
 
@@ -24,7 +25,7 @@ def test_predict_images_over_grpc_writes_generated_pngs(server, tmp_path, in_pro
         p = tmp_path / f"in{i}.png"
         p.write_bytes(testing.random_png(SIZE, seed=i))
         files.append(p)
-    rc = cli.main(["predict", "--server", server.grpc_address, "--model", "pix2pix_wgan_gp",
+    rc = tfxgan(["predict", "--server", server.grpc_address, "--model", "pix2pix_wgan_gp",
                    "--batch-size", "2", "--output", str(tmp_path / "out"), *map(str, files)])
     assert rc == 0
     written = capsys.readouterr().out.split()
@@ -38,7 +39,7 @@ def test_predict_images_over_grpc_writes_generated_pngs(server, tmp_path, in_pro
 
 
 def test_predict_seeds_over_rest(server, tmp_path, in_process):
-    rc = cli.main(["predict", "--rest", "--server", server.rest_address, "--model", "vanilla_gan",
+    rc = tfxgan(["predict", "--rest", "--server", server.rest_address, "--model", "vanilla_gan",
                    "--count", "3", "--seed", "10", "--output", str(tmp_path)])
     assert rc == 0
     want = in_process("vanilla_gan", {F.IN_SEEDS: np.arange(10, 13, dtype=np.int64)})
@@ -52,17 +53,17 @@ def test_predict_inpainting_with_masks_and_version(server, tmp_path):
     img, mask = tmp_path / "img.png", tmp_path / "mask.png"
     img.write_bytes(inputs[F.IN_IMAGES][0])
     mask.write_bytes(inputs[F.IN_MASKS][0])
-    rc = cli.main(["predict", "--server", server.grpc_address, "--model", "pconv_inpainting",
+    rc = tfxgan(["predict", "--server", server.grpc_address, "--model", "pconv_inpainting",
                    "--version", "1", str(img), "--masks", str(mask), "--output", str(tmp_path)])
     assert rc == 0 and (tmp_path / "img_pconv_inpainting.png").exists()
 
 
 def test_status_and_metadata_commands(server, capsys):
     for flags in (["--server", server.grpc_address], ["--rest", "--server", server.rest_address]):
-        assert cli.main(["model-status", *flags, "--model", "vanilla_gan"]) == 0
+        assert tfxgan(["model-status", *flags, "--model", "vanilla_gan"]) == 0
         st = json.loads(capsys.readouterr().out)
         assert st["model_version_status"][0]["state"] == "AVAILABLE"
-        assert cli.main(["model-metadata", *flags, "--model", "vanilla_gan"]) == 0
+        assert tfxgan(["model-metadata", *flags, "--model", "vanilla_gan"]) == 0
         md = json.loads(capsys.readouterr().out)
         assert F.SERVING_SIGNATURE in md["metadata"]["signature_def"]["signature_def"]
 
@@ -70,20 +71,20 @@ def test_status_and_metadata_commands(server, capsys):
 def test_errors_show_status_code_and_message(server, tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
-    rc = cli.main(["predict", "--server", server.grpc_address, "--model", "pix2pix_wgan_gp",
+    rc = tfxgan(["predict", "--server", server.grpc_address, "--model", "pix2pix_wgan_gp",
                    str(bad), "--output", str(tmp_path)])
     assert rc == 1
     assert "INVALID_ARGUMENT: Unknown image file format" in capsys.readouterr().err
-    rc = cli.main(["model-status", "--server", server.grpc_address, "--model", "nope"])
+    rc = tfxgan(["model-status", "--server", server.grpc_address, "--model", "nope"])
     assert rc == 1
     assert "NOT_FOUND: Could not find any versions of model nope" in capsys.readouterr().err
-    rc = cli.main(["predict", "--rest", "--server", server.rest_address, "--model", "vanilla_gan",
+    rc = tfxgan(["predict", "--rest", "--server", server.rest_address, "--model", "vanilla_gan",
                    "--count", "1", "--label", "canary", "--output", str(tmp_path)])
     assert rc == 1
     assert "INVALID_ARGUMENT: Unrecognized servable version label: canary" in \
         capsys.readouterr().err
     # Wrong inputs for the kind are refused before anything is sent.
-    rc = cli.main(["predict", "--server", server.grpc_address, "--model", "vanilla_gan",
+    rc = tfxgan(["predict", "--server", server.grpc_address, "--model", "vanilla_gan",
                    str(bad), "--output", str(tmp_path)])
     assert rc == 1 and "--count" in capsys.readouterr().err
 
