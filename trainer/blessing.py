@@ -2,22 +2,32 @@
 
 A candidate generator is **blessed** (and so pushed to TF Serving) only if
 
-1. it beats its task's *trivial baseline* by a margin, and
-2. it is not worse than the *latest blessed* generator of the same GAN by
+1. it beats the *strongest* of its task's baselines - the simple methods a
+   user would otherwise use - on the task's primary metric, by a margin, in
+   a paired comparison over the eval images: the lower bound of a bootstrap
+   confidence interval of the mean per-image gain must be above the margin;
+2. it is not worse than the strongest baseline on SSIM (paired, inpainting);
+3. no GAN failure mode is detected (mode collapse of an unconditional GAN,
+   output collapse across inputs of a conditional one:
+   :mod:`trainer.failure_modes`);
+4. it is not worse than the *latest blessed* generator of the same GAN by
    more than an allowed regression (when one exists; both are evaluated on
    the same eval data in the same run, with the same feature extractor).
 
-The quantities compared, per GAN kind (:mod:`trainer.registry`):
+The baselines, per GAN kind (:mod:`trainer.registry`) and data:
 
 =============  ========================  =====================================
-kind           metrics                   trivial baseline
+kind           primary metric            baselines (the gate uses the
+                                         strongest)
 =============  ========================  =====================================
-paired         ``psnr``, ``ssim``        the low-dose input (CT), bicubic
-                                         up-sampling of the input (SR)
-inpainting     ``hole_psnr``, ``ssim``   holes filled with the mean of the
-                                         known pixels
+paired, CT     ``psnr`` (per image)      the low-dose input; non-local means
+(same size)                              (scikit-image, tuned on train pairs)
+paired, SR     ``psnr`` (per image)      bicubic and Lanczos-3 up-sampling
+inpainting     ``hole_psnr`` (per        biharmonic fill (mean fill shown for
+               image)                    reference)
 unconditional  ``fd_fraction``           real-vs-real (floor) and
-                                         real-vs-noise (ceiling) distances
+                                         real-vs-noise (ceiling) distances;
+                                         class coverage / class histogram
 =============  ========================  =====================================
 
 ``fd_fraction = (FD(generated, eval) - FD(train, eval)) / (FD(noise, eval) -
@@ -29,40 +39,63 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 PAIRED, INPAINTING, UNCONDITIONAL = "paired", "inpainting", "unconditional"  # registry kinds
+PSNR_CAP_DB = 100.0   # per-image PSNR of a perfect reconstruction (inf) counts as this
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """Evaluation and blessing settings of one GAN (defaults measured: docs/EVALUATION.md)."""
-    # --- vs the trivial baseline
-    min_psnr_gain_db: float = 0.5        # paired: PSNR must beat the baseline's by this many dB
+    # --- vs the strongest baseline (paired comparison over the eval images)
+    min_psnr_gain_db: float = 0.5        # paired: the CI lower bound of the mean per-image PSNR gain
     min_ssim_gain: float = 0.0           # paired, inpainting: SSIM must beat the baseline's by this
-    min_hole_psnr_gain_db: float = 0.5   # inpainting: PSNR inside the holes, over the mean fill
+    min_hole_psnr_gain_db: float = 0.5   # inpainting: the same, for PSNR inside the holes
+    bootstrap_resamples: int = 2000      # resamples of the per-image gains (percentile bootstrap)
+    confidence: float = 0.95             # two-sided confidence of the gain's interval
     max_fd_fraction: float = 0.2         # unconditional: at most this far from the real floor to noise
+    # --- failure modes (trainer.failure_modes)
+    min_class_coverage: float = 0.9      # unconditional: share of classes generated (9 of 10 digits)
+    min_class_share_ratio: float = 0.2   # a class counts as generated at >= this x its train share
+    max_class_tv: float = 0.2            # unconditional: total variation to the train class histogram
+    min_output_std_ratio: float = 0.25   # conditional: spread across inputs, generated / targets
     # --- vs the latest blessed generator of the same GAN
     max_psnr_regression_db: float = 0.75  # paired, inpainting: PSNR (hole PSNR) may drop this much
     max_ssim_regression: float = 0.02    # paired, inpainting: SSIM may drop this much
     max_fd_fraction_regression: float = 0.05  # unconditional: fd_fraction may rise this much
     # --- what is evaluated
     max_examples: int = 256              # eval records used (the first ones, in file order)
+    nlm_tuning_pairs: int = 8            # CT: train pairs that choose the non-local-means parameters
     num_panels: int = 6                  # side-by-side image rows in the report and TensorBoard
-    seed: int = 0                        # masks, generator seeds, feature-extractor training
+    seed: int = 0                        # masks, generator seeds, feature extractor, bootstrap
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ValueError(f"EvalConfig.{f.name} must be a finite number, received {value!r}")
-        for name in ("max_psnr_regression_db", "max_ssim_regression", "max_fd_fraction_regression"):
+        for name in ("max_psnr_regression_db", "max_ssim_regression", "max_fd_fraction_regression",
+                     "min_class_share_ratio", "min_output_std_ratio", "max_class_tv"):
             if getattr(self, name) < 0:
                 raise ValueError(f"EvalConfig.{name} must be >= 0, received {getattr(self, name)}")
         if self.max_examples < 2:
             raise ValueError(f"EvalConfig.max_examples must be >= 2, received {self.max_examples}")
         if self.num_panels < 0:
             raise ValueError(f"EvalConfig.num_panels must be >= 0, received {self.num_panels}")
+        if self.bootstrap_resamples < 100:
+            raise ValueError(f"EvalConfig.bootstrap_resamples must be >= 100, received "
+                             f"{self.bootstrap_resamples}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError(f"EvalConfig.confidence must be in [0.5, 1), received {self.confidence}")
+        if not 0.0 <= self.min_class_coverage <= 1.0:
+            raise ValueError(f"EvalConfig.min_class_coverage must be in [0, 1], received "
+                             f"{self.min_class_coverage}")
+        if self.nlm_tuning_pairs < 1:
+            raise ValueError(f"EvalConfig.nlm_tuning_pairs must be >= 1, received "
+                             f"{self.nlm_tuning_pairs}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -84,10 +117,11 @@ class EvalConfig:
 @dataclasses.dataclass(frozen=True)
 class Check:
     """One comparison: ``value`` (op) ``bound`` must hold."""
-    name: str          # what is compared, e.g. "psnr vs trivial baseline"
+    name: str          # what is compared, e.g. "psnr gain over nlm_denoise"
     value: float       # the candidate's value
     bound: float       # the limit it must meet
     higher_is_better: bool
+    why: str = ""      # in words, shown when the check fails (e.g. "mode collapse: ...")
 
     @property
     def passed(self) -> bool:
@@ -98,13 +132,15 @@ class Check:
     def describe(self) -> str:
         op = ">" if self.higher_is_better else "<"
         verdict = "ok" if self.passed else "FAILED"
-        return f"{self.name}: {self.value:.4g} {op} {self.bound:.4g} required - {verdict}"
+        text = f"{self.name}: {self.value:.4g} {op} {self.bound:.4g} required - {verdict}"
+        return f"{text} ({self.why})" if self.why and not self.passed else text
 
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
     blessed: bool
     checks: tuple[Check, ...]
+    gain: "Gain | None" = None   # the paired comparison with the strongest baseline
 
     @property
     def reasons(self) -> list[str]:
@@ -117,6 +153,24 @@ class Decision:
         return "NOT BLESSED: " + "; ".join(self.reasons)
 
 
+@dataclasses.dataclass(frozen=True)
+class Gain:
+    """The paired comparison of the candidate with the strongest baseline."""
+    metric: str          # the primary metric, e.g. "psnr"
+    baseline: str        # the strongest baseline's name
+    mean: float          # mean per-image gain (candidate - baseline)
+    low: float           # the confidence interval of the mean gain
+    high: float
+    num_images: int
+    confidence: float
+    resamples: int
+
+    def describe(self) -> str:
+        return (f"{self.metric} gain over {self.baseline}: mean {self.mean:+.3g} "
+                f"[{self.low:+.3g}, {self.high:+.3g}] ({self.confidence:.0%} bootstrap CI, "
+                f"{self.num_images} images)")
+
+
 def fd_fraction(fd: float, fd_floor: float, fd_noise: float) -> float:
     """Where ``fd`` lies between the real-vs-real floor (0) and the real-vs-noise ceiling (1)."""
     span = fd_noise - fd_floor
@@ -126,7 +180,8 @@ def fd_fraction(fd: float, fd_floor: float, fd_noise: float) -> float:
 
 
 def primary_metrics(kind: str) -> tuple[tuple[str, bool], ...]:
-    """(metric, higher_is_better) that blessing compares, for a GAN kind."""
+    """(metric, higher_is_better) that blessing compares, for a GAN kind; the first is
+    the primary metric (compared per image, with a bootstrap interval)."""
     if kind == PAIRED:
         return (("psnr", True), ("ssim", True))
     if kind == INPAINTING:
@@ -136,6 +191,51 @@ def primary_metrics(kind: str) -> tuple[tuple[str, bool], ...]:
     raise ValueError(f"unknown GAN kind {kind!r}; expected {PAIRED}, {INPAINTING} or {UNCONDITIONAL}")
 
 
+def bootstrap_mean_ci(values: Sequence[float], *, resamples: int = 2000, confidence: float = 0.95,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): the percentile-bootstrap ``confidence`` interval of the mean.
+
+    Non-finite values make all three NaN (a gate on them fails)."""
+    x = np.asarray(values, np.float64).reshape(-1)
+    if x.size < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 values, received {x.size}")
+    if not np.isfinite(x).all():
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(resamples, x.size))].mean(axis=1)   # [resamples]
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(x.mean()), float(low), float(high)
+
+
+def _capped(values) -> np.ndarray:
+    x = np.asarray(values, np.float64).reshape(-1)
+    return np.where(np.isposinf(x), PSNR_CAP_DB, x)
+
+
+def strongest(baselines: Mapping[str, Mapping[str, float]], metric: str, higher: bool = True) -> str:
+    """The name of the baseline with the best mean ``metric`` (ties: the first)."""
+    if not baselines:
+        raise ValueError("no baselines given: at least one is needed to decide")
+    scored = [(name, _value(m, metric, f"baseline {name!r}")) for name, m in baselines.items()]
+    finite = [(n, v) for n, v in scored if math.isfinite(v)] or scored
+    best = max if higher else min
+    return best(finite, key=lambda nv: nv[1])[0]
+
+
+def paired_gain(candidate: Sequence[float], baseline: Sequence[float], *, metric: str,
+                baseline_name: str, config: EvalConfig) -> Gain:
+    """Per-image gain of the candidate over a baseline, with its bootstrap interval."""
+    c, b = _capped(candidate), _capped(baseline)
+    if c.shape != b.shape:
+        raise ValueError(f"per-image {metric} of the candidate ({c.size} images) and of "
+                         f"{baseline_name} ({b.size} images) differ in length")
+    mean, low, high = bootstrap_mean_ci(c - b, resamples=config.bootstrap_resamples,
+                                        confidence=config.confidence, seed=config.seed)
+    return Gain(metric, baseline_name, mean, low, high, int(c.size), config.confidence,
+                config.bootstrap_resamples)
+
+
 def _value(metrics: Mapping[str, float], name: str, who: str) -> float:
     if name not in metrics:
         raise ValueError(f"{who} metrics lack {name!r}; received {sorted(metrics)}")
@@ -143,34 +243,69 @@ def _value(metrics: Mapping[str, float], name: str, who: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def decide(kind: str, candidate: Mapping[str, float], trivial: Mapping[str, float],
-           latest_blessed: Mapping[str, float] | None, config: EvalConfig) -> Decision:
-    """Bless or not, with every check spelled out.
+def decide(kind: str, candidate: Mapping[str, float],
+           baselines: Mapping[str, Mapping[str, float]],
+           latest_blessed: Mapping[str, float] | None, config: EvalConfig, *,
+           per_image: Mapping[str, Sequence[float]] | None = None,
+           failure_checks: Sequence[Check] = ()) -> Decision:
+    """Bless or not, with every check spelled out (and the paired gain, ``Decision.gain``).
 
-    ``candidate`` / ``trivial`` / ``latest_blessed`` map the metrics of
-    :func:`primary_metrics` to values (``latest_blessed`` is None when no
-    generator of this GAN was blessed before). For unconditional GANs the
-    trivial baseline's ``fd_fraction`` is not used: the floor and ceiling are
-    already inside the candidate's fraction; the bound is ``max_fd_fraction``.
+    ``baselines`` maps each baseline's name to its mean metrics of
+    :func:`primary_metrics`. Paired and inpainting GANs need ``per_image``:
+    the primary metric per eval image of ``"candidate"`` and of every
+    baseline; the gate compares the candidate with the strongest baseline
+    (best mean primary metric) image by image and requires the lower bound of
+    the bootstrap interval of the mean gain to exceed the margin
+    (``min_psnr_gain_db`` / ``min_hole_psnr_gain_db``). SSIM must beat the
+    strongest baseline's SSIM by ``min_ssim_gain``. ``failure_checks`` (from
+    :mod:`trainer.failure_modes`) are added as they are. For unconditional
+    GANs the bound is ``max_fd_fraction`` (the floor and ceiling are already
+    inside the fraction) and ``baselines``/``per_image`` are not used (no
+    gain). ``latest_blessed`` is None when no generator of this GAN was
+    blessed before.
     """
-    checks = []
-    gain = {"psnr": config.min_psnr_gain_db, "hole_psnr": config.min_hole_psnr_gain_db,
-            "ssim": config.min_ssim_gain}
+    checks: list[Check] = []
+    margin = {"psnr": config.min_psnr_gain_db, "hole_psnr": config.min_hole_psnr_gain_db,
+              "ssim": config.min_ssim_gain}
     regression = {"psnr": config.max_psnr_regression_db,
                   "hole_psnr": config.max_psnr_regression_db,
                   "ssim": config.max_ssim_regression,
                   "fd_fraction": config.max_fd_fraction_regression}
-    for name, higher in primary_metrics(kind):
-        value = _value(candidate, name, "candidate")
-        if name == "fd_fraction":
-            checks.append(Check(f"{name} (0 = real-vs-real, 1 = real-vs-noise)", value,
-                                config.max_fd_fraction, higher))
-        else:
-            base = _value(trivial, name, "trivial baseline")
-            checks.append(Check(f"{name} vs trivial baseline ({base:.4g}) + {gain[name]:g}",
-                                value, base + gain[name], higher))
+    metrics = primary_metrics(kind)
+    gain = None
+    if kind == UNCONDITIONAL:
+        value = _value(candidate, "fd_fraction", "candidate")
+        checks.append(Check("fd_fraction (0 = real-vs-real, 1 = real-vs-noise)", value,
+                            config.max_fd_fraction, False))
+    else:
+        primary = metrics[0][0]
+        if per_image is None:
+            raise ValueError(f"{kind} GANs need per_image {primary} values of the candidate and "
+                             f"of every baseline (received none)")
+        missing = sorted({"candidate", *baselines} - set(per_image))
+        if missing:
+            raise ValueError(f"per_image lacks {missing}; received {sorted(per_image)}")
+        for name, _ in metrics:
+            _value(candidate, name, "candidate")
+        best = strongest(baselines, primary)
+        gain = paired_gain(per_image["candidate"], per_image[best], metric=primary,
+                           baseline_name=best, config=config)
+        others = ", ".join(f"{n} {_value(m, primary, n):.4g}" for n, m in baselines.items())
+        checks.append(Check(
+            f"{primary} gain over the strongest baseline {best} (mean {gain.mean:+.3g}, "
+            f"{gain.confidence:.0%} CI [{gain.low:+.3g}, {gain.high:+.3g}] over "
+            f"{gain.num_images} images; baselines: {others}), CI lower bound",
+            gain.low, margin[primary], True,
+            why=f"not reliably better than {best}"))
+        for name, higher in metrics[1:]:
+            best_other = strongest(baselines, name, higher)
+            base = _value(baselines[best_other], name, best_other)
+            checks.append(Check(f"{name} vs strongest baseline {best_other} ({base:.4g}) + "
+                                f"{margin[name]:g}", _value(candidate, name, "candidate"),
+                                base + margin[name], higher))
+    checks.extend(failure_checks)
     if latest_blessed is not None:
-        for name, higher in primary_metrics(kind):
+        for name, higher in metrics:
             value = _value(candidate, name, "candidate")
             prev = _value(latest_blessed, name, "latest blessed")
             bound = prev - regression[name] if higher else prev + regression[name]
@@ -178,5 +313,5 @@ def decide(kind: str, candidate: Mapping[str, float], trivial: Mapping[str, floa
             bound = math.nextafter(bound, -math.inf if higher else math.inf)
             checks.append(Check(f"{name} vs latest blessed ({prev:.4g}) allowing "
                                 f"{regression[name]:g} regression", value, bound, higher))
-    checks = tuple(checks)
-    return Decision(blessed=all(c.passed for c in checks), checks=checks)
+    checks_t = tuple(checks)
+    return Decision(blessed=all(c.passed for c in checks_t), checks=checks_t, gain=gain)
