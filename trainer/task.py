@@ -31,6 +31,7 @@ import tensorflow as tf
 from trainer import distribute, export, registry
 from trainer import features as F
 from trainer.callbacks import NonFiniteLossGuard, TrainingProgress
+from trainer.failure_modes import TrainingHealth
 from trainer.summaries import PanelCallback
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq=max(1, steps_per_epoch // 5)),
         PanelCallback(log_dir, kind, eval_batch),
         TrainingProgress(name or kind, epochs * steps_per_epoch, steps_per_epoch),
+        TrainingHealth(log_dir),
         *callbacks,
     ]
     return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
