@@ -10,10 +10,14 @@ This is the work of the ``GanEvaluator`` component
    unconditional GANs get one record per seed);
 3. transform the same records with the Transform graph to get the targets /
    real images in [-1, 1];
-4. compute the metrics of the candidate, of the task's trivial baseline
-   (:mod:`trainer.baselines`) and, when given, of the latest blessed
-   generator, on the same images with the same feature extractor;
-5. decide the blessing (:func:`trainer.blessing.decide`) and write
+4. compute the metrics of the candidate, of the task's baselines
+   (:mod:`trainer.baselines`: the simple methods a user would otherwise use,
+   chosen from the data - CT or not, input size vs target size) and, when
+   given, of the latest blessed generator, on the same images with the same
+   feature extractor; per image for the primary metric, and the GAN failure
+   modes (:mod:`trainer.failure_modes`);
+5. decide the blessing (:func:`trainer.blessing.decide`: a bootstrap
+   interval of the per-image gain over the strongest baseline) and write
    ``metrics.json``, ``report.md``/``report.html`` with image panels, and
    TensorBoard summaries (:func:`write_outputs`).
 """
@@ -44,6 +48,7 @@ TENSORBOARD_DIR = "tensorboard"
 MASK_FEATURE = "mask_encoded"   # trainer.export.MASK_FEATURE (not imported: export imports TF)
 SEED_FEATURE = "seed"           # trainer.export.SEED_FEATURE
 CANDIDATE, TRIVIAL, LATEST = "candidate", "trivial_baseline", "latest_blessed"
+BASELINES = "baselines"         # metrics of every baseline of the gate, by name
 
 
 # --------------------------------------------------------------------- inputs
@@ -158,8 +163,8 @@ class EvalResult:
     gan: str
     kind: str
     num_examples: int
-    metrics: dict[str, dict[str, float] | None]   # CANDIDATE, TRIVIAL, LATEST, "references"
-    baselines: dict[str, str | None]              # what each baseline was
+    metrics: dict[str, dict | None]   # CANDIDATE, TRIVIAL, LATEST, BASELINES, "references"
+    baselines: dict[str, str | None]  # what each baseline was (TRIVIAL, LATEST, gate baselines)
     decision: blessing.Decision
     config: EvalConfig
     feature_extractor: dict[str, Any] | None = None
@@ -167,12 +172,15 @@ class EvalResult:
     notes: list[str] = dataclasses.field(default_factory=list)
     panels: np.ndarray | None = None               # [rows, H, k*W, C] in [-1, 1]
     panel_columns: tuple[str, ...] = ()
+    gate: dict = dataclasses.field(default_factory=dict)  # NLM tuning, failure-mode measurements
 
     def to_json(self) -> dict:
+        gain = self.decision.gain
         return {
             "gan": self.gan, "kind": self.kind, "num_examples": self.num_examples,
             "blessed": self.decision.blessed, "summary": self.decision.summary(),
             "reasons": self.decision.reasons,
+            "gain": dataclasses.asdict(gain) if gain else None, "gate": self.gate,
             "checks": [dict(dataclasses.asdict(c), passed=c.passed) for c in self.decision.checks],
             "metrics": self.metrics, "baselines": self.baselines,
             "feature_extractor": self.feature_extractor, "perceptual": self.perceptual,
@@ -209,8 +217,9 @@ def evaluate(gan: str, model_dir: str, eval_records: Sequence[bytes], tft_output
              ct_window=(0.0, 2000.0), dataset: str | None = None) -> EvalResult:
     """Evaluate the generator at ``model_dir`` (a SavedModel) on ``eval_records``.
 
-    ``train_records`` (unconditional GANs) train the feature extractor and give
-    the real-vs-real floor. ``baseline_model_dir`` is the latest blessed
+    ``train_records`` train the feature extractor and give the real-vs-real
+    floor (unconditional GANs) and choose the non-local-means parameters (the
+    first ``config.nlm_tuning_pairs`` of them; CT denoising). ``baseline_model_dir`` is the latest blessed
     generator's SavedModel, evaluated here on the same data.
     """
     config = config or EvalConfig()
@@ -227,18 +236,94 @@ def evaluate(gan: str, model_dir: str, eval_records: Sequence[bytes], tft_output
                                          config, baseline_model_dir, dataset)
     else:
         result = _evaluate_image(gan, spec, model_dir, records, tft_output, config,
-                                 baseline_model_dir, hparams, ct_window)
+                                 baseline_model_dir, hparams, ct_window, train_records)
     log.info("%s: %s", gan, result.decision.summary())
     return result
 
 
+def paired_baselines(inp: np.ndarray, target: np.ndarray, is_ct: bool,
+                     train_pairs: tuple[np.ndarray, np.ndarray] | None
+                     ) -> tuple[dict[str, np.ndarray], dict[str, str], str, dict]:
+    """The baselines of a paired task, decided by the data (not the GAN's name):
+
+    * input and target of one size, CT records: denoising - the low-dose input
+      and non-local means tuned on ``train_pairs`` (input, target);
+    * one size, other records: the input itself (image-to-image translation);
+    * a smaller input: super-resolution - bicubic and Lanczos-3 up-sampling.
+
+    Returns (images by name, descriptions by name, the trivial one's name,
+    extra details for the report)."""
+    from trainer import baselines as B
+    if inp.shape[1:3] != target.shape[1:3]:
+        size = f"{inp.shape[1]}x{inp.shape[2]}"
+        return ({"bicubic": B.bicubic_upsample(inp, target.shape[1:3]),
+                 "lanczos3": B.lanczos_upsample(inp, target.shape[1:3])},
+                {"bicubic": f"bicubic up-sampling of the {size} input (tf.image.resize)",
+                 "lanczos3": f"Lanczos-3 up-sampling of the {size} input (tf.image.resize)"},
+                "bicubic", {})
+    if not is_ct:
+        return ({"input": inp}, {"input": "the degraded input itself"}, "input", {})
+    if train_pairs is not None and len(train_pairs[0]):
+        params, tuning = B.tune_nlm(*train_pairs)
+        how = (f"chosen on {tuning['pairs']} train pairs from a grid of {len(tuning['grid'])} "
+               f"in {tuning['seconds']:g} s")
+    else:
+        params, tuning = B.NlmParams(), {"grid": [], "pairs": 0, "seconds": 0.0}
+        how = "defaults: no train pairs were given to choose them"
+    details = {"nlm": {"params": dataclasses.asdict(params), **tuning}}
+    return ({"low_dose_input": inp, "nlm_denoise": B.nlm_denoise(inp, params)},
+            {"low_dose_input": "the degraded input itself (low-dose CT)",
+             "nlm_denoise": (f"non-local means (scikit-image, fast mode, {params.describe()}; "
+                             f"{how})")},
+            "low_dose_input", details)
+
+
+def per_image_primary(images: np.ndarray, target: np.ndarray, holes: np.ndarray | None
+                      ) -> np.ndarray:
+    """The primary metric per image [N]: PSNR, or PSNR inside the holes (inpainting)."""
+    from trainer import metrics as M
+    if holes is not None:
+        return np.asarray(M.masked_psnr(images, target, holes), np.float64)
+    return np.asarray(M.psnr(images, target), np.float64)
+
+
+def gate_images(kind: str, generated: np.ndarray, target: np.ndarray,
+                baseline_images: Mapping[str, np.ndarray], config: EvalConfig, *,
+                holes: np.ndarray | None = None, latest_images: np.ndarray | None = None,
+                ct_window=None, perceptual_net=None
+                ) -> tuple[dict, blessing.Decision, dict]:
+    """The decision path of paired and inpainting GANs on arrays ([N, H, W, C] in [-1, 1]).
+
+    Scores the candidate ``generated``, every baseline and the latest blessed
+    generator's images against ``target`` (per image for the primary metric),
+    measures output collapse and decides. Returns (metrics {CANDIDATE,
+    BASELINES, LATEST, "references"}, decision, failure-mode measurements)."""
+    from trainer import failure_modes as FM
+    kwargs = dict(holes=holes, ct_window=ct_window, perceptual_net=perceptual_net)
+    base_metrics = {name: image_metrics(images, target, **kwargs)
+                    for name, images in baseline_images.items()}
+    metrics = {CANDIDATE: image_metrics(generated, target, **kwargs), LATEST: None,
+               BASELINES: base_metrics, "references": {}}
+    per_image = {CANDIDATE: per_image_primary(generated, target, holes)}
+    per_image.update({name: per_image_primary(images, target, holes)
+                      for name, images in baseline_images.items()})
+    if latest_images is not None:
+        metrics[LATEST] = image_metrics(latest_images, target, **kwargs)
+    ratio = FM.output_spread_ratio(generated, target)
+    decision = blessing.decide(kind, metrics[CANDIDATE], base_metrics, metrics[LATEST], config,
+                               per_image=per_image,
+                               failure_checks=[FM.output_collapse_check(ratio, config)])
+    return metrics, decision, {"output_spread_ratio": ratio}
+
+
 def _evaluate_image(gan, spec, model_dir, records, tft_output, config, baseline_model_dir,
-                    hparams, ct_window) -> EvalResult:
+                    hparams, ct_window, train_records=None) -> EvalResult:
     from trainer import baselines
     from trainer.feature_extractors import perceptual_model
     data = transform_records(tft_output, records)
     notes: list[str] = []
     holes = None
+    details: dict = {}
     if spec.kind == registry.INPAINTING:
         from trainer.masks import fixed_masks
         target = data[F.transformed_key(F.IMAGE)]
@@ -250,25 +335,28 @@ def _evaluate_image(gan, spec, model_dir, records, tft_output, config, baseline_
         masks = masks[:, :target.shape[1], :target.shape[2]]
         holes = 1.0 - masks
         feed = with_masks(records, masks)
-        trivial = baselines.mean_fill(target, masks)
-        trivial_name = "holes filled with the mean of the known pixels (per channel)"
+        candidates = {"biharmonic_fill": baselines.biharmonic_fill(target, masks),
+                      "mean_fill": baselines.mean_fill(target, masks)}
+        described = {"biharmonic_fill": "holes filled by biharmonic interpolation of the known "
+                                        "pixels (scikit-image)",
+                     "mean_fill": "holes filled with the mean of the known pixels (per channel)"}
+        trivial_key = "mean_fill"
         shown_input = masks * target + (1.0 - masks) * 1.0               # holes white
         input_title = "masked input"
+        is_ct = False
     else:
         target = data[F.transformed_key(F.TARGET)]
         inp = data[F.transformed_key(F.INPUT)]
         feed = records
-        if inp.shape[1:3] == target.shape[1:3]:
-            trivial = inp
-            trivial_name = "the degraded input itself" + (
-                " (low-dose CT)" if (data[F.MODALITY] == b"CT").all() else "")
-        else:
-            trivial = baselines.bicubic_upsample(inp, target.shape[1:3])
-            trivial_name = (f"bicubic up-sampling of the {inp.shape[1]}x{inp.shape[2]} input "
-                            f"(tf.image.resize)")
+        is_ct = bool((data[F.MODALITY] == b"CT").all())
+        train_pairs = None
+        if is_ct and inp.shape[1:3] == target.shape[1:3] and train_records:
+            train = transform_records(tft_output, list(train_records[:config.nlm_tuning_pairs]))
+            train_pairs = (train[F.transformed_key(F.INPUT)], train[F.transformed_key(F.TARGET)])
+        candidates, described, trivial_key, details = paired_baselines(inp, target, is_ct,
+                                                                       train_pairs)
         shown_input = inp
         input_title = "input"
-    is_ct = bool((data[F.MODALITY] == b"CT").all())
     window = ct_window if is_ct else None
 
     generated = generate(model_dir, feed)
@@ -277,45 +365,39 @@ def _evaluate_image(gan, spec, model_dir, records, tft_output, config, baseline_
                          f"targets are {list(target.shape)}")
     net, unavailable = perceptual_model("imagenet", channels=target.shape[-1])
     perceptual = unavailable or "LPIPS-style distance on ImageNet VGG19 features (layer weights 1)"
-    kwargs = dict(holes=holes, ct_window=window, perceptual_net=net)
-    metrics = {CANDIDATE: image_metrics(generated, target, **kwargs),
-               TRIVIAL: image_metrics(trivial, target, **kwargs), LATEST: None, "references": {}}
-    if spec.kind == registry.INPAINTING:
-        try:
-            strong = baselines.biharmonic_fill(target, masks)
-            metrics["references"]["biharmonic_fill"] = image_metrics(strong, target, **kwargs)
-        except Exception as err:  # informational only; report why it is missing
-            notes.append(f"biharmonic reference fill failed: {err}")
-    latest = None
+    latest_images = None
     if baseline_model_dir:
         latest_images = generate(baseline_model_dir, feed)
         mismatch = _shape_mismatch(latest_images, generated)
         if mismatch:
             notes.append(mismatch)
-        else:
-            metrics[LATEST] = image_metrics(latest_images, target, **kwargs)
-            latest = metrics[LATEST]
-    decision = blessing.decide(spec.kind, metrics[CANDIDATE], metrics[TRIVIAL], latest, config)
-    columns = [shown_input, trivial, generated, target]
-    titles = (input_title, "trivial baseline", "generated", "target")
+            latest_images = None
+    metrics, decision, failure = gate_images(
+        spec.kind, generated, target, candidates, config, holes=holes,
+        latest_images=latest_images, ct_window=window, perceptual_net=net)
+    metrics[TRIVIAL] = metrics[BASELINES][trivial_key]
+    best = decision.gain.baseline
+    columns = [shown_input, candidates[best], generated, target]
+    titles = (input_title, f"strongest baseline ({best})", "generated", "target")
     return EvalResult(
         gan=gan, kind=spec.kind, num_examples=len(records), metrics=metrics,
-        baselines={TRIVIAL: trivial_name, LATEST: baseline_model_dir},
+        baselines={TRIVIAL: described[trivial_key], LATEST: baseline_model_dir, **described},
         decision=decision, config=config, perceptual=perceptual, notes=notes,
         panels=_panel_rows(columns, config.num_panels) if config.num_panels else None,
-        panel_columns=titles)
+        panel_columns=titles, gate={**details, "failure_modes": failure})
 
 
 def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, config,
                             baseline_model_dir, dataset) -> EvalResult:
     from trainer import baselines
-    from trainer.feature_extractors import distribution_extractor
+    from trainer import failure_modes as FM
+    from trainer import feature_extractors as FX
     key = F.transformed_key(F.IMAGE)
     real = transform_records(tft_output, records)
     train = transform_records(tft_output, train_records)
     labels = lambda d: d.get(F.TRANSFORMED_LABEL)  # noqa: E731
-    extractor = distribution_extractor(train[key], labels(train), real[key], labels(real),
-                                       dataset, seed=config.seed)
+    extractor = FX.distribution_extractor(train[key], labels(train), real[key], labels(real),
+                                          dataset, seed=config.seed)
     n = len(records)
     rng = np.random.default_rng(config.seed)
     floor_images = train[key][rng.choice(len(train[key]), min(n, len(train[key])), replace=False)]
@@ -339,6 +421,28 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
                          "kid_real_vs_real": floor["kid"], "kid_real_vs_noise": ceiling["kid"]},
                LATEST: None, "references": {"real_vs_real": floor, "real_vs_noise": ceiling}}
     notes = []
+    gate: dict = {}
+    failure_checks = []
+    train_labels, eval_labels = labels(train), labels(real)
+    if FX.has_labels(train_labels, eval_labels):
+        classifier = extractor if extractor.classify is not None else (
+            FX.train_domain_classifier(train[key], train_labels, real[key], eval_labels,
+                                       dataset, seed=config.seed))
+        classes = classifier.details["classes"]
+        coverage = FM.class_coverage(classifier.classify(generated), train_labels, classes,
+                                     config.min_class_share_ratio)
+        real_coverage = FM.class_coverage(classifier.classify(real[key]), train_labels, classes,
+                                          config.min_class_share_ratio)
+        failure_checks = FM.mode_collapse_checks(coverage, config, dataset,
+                                                 real_tv=real_coverage["tv"])
+        metrics[CANDIDATE]["class_coverage"] = coverage["covered"] / coverage["num_classes"]
+        metrics[CANDIDATE]["class_tv"] = coverage["tv"]
+        metrics["references"]["real_vs_real"]["class_tv"] = real_coverage["tv"]
+        gate["mode_collapse"] = {"generated": coverage, "real_eval": real_coverage,
+                                 "classifier": classifier.description}
+    else:
+        notes.append("the data has no class labels: class coverage (mode collapse) is not "
+                     "checked")
     latest = None
     if baseline_model_dir:
         latest_images = generate(baseline_model_dir, seed_records(n))
@@ -348,7 +452,7 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
         else:
             latest = metrics[LATEST] = scored(latest_images)
     decision = blessing.decide(registry.UNCONDITIONAL, metrics[CANDIDATE], metrics[TRIVIAL],
-                               latest, config)
+                               latest, config, failure_checks=failure_checks)
     k = config.num_panels
     panels = None
     if k:
@@ -365,7 +469,7 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
         feature_extractor={"name": extractor.name, "description": extractor.description,
                            **extractor.details},
         perceptual="not applicable (unconditional)", notes=notes, panels=panels,
-        panel_columns=("generated (row 1)", "real eval (row 2)"))
+        panel_columns=("generated (row 1)", "real eval (row 2)"), gate=gate)
 
 
 # -------------------------------------------------------------------- outputs
@@ -395,7 +499,13 @@ def _fmt(value) -> str:
 def metrics_table(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the metrics table: one row per metric, one column per model."""
     m = result.metrics
-    columns = [(CANDIDATE, m[CANDIDATE]), (TRIVIAL, m[TRIVIAL])]
+    strongest = result.decision.gain.baseline if result.decision.gain else None
+    columns = [(CANDIDATE, m[CANDIDATE])]
+    if m.get(BASELINES):
+        columns += [(name + (" (strongest)" if name == strongest else ""), values)
+                    for name, values in m[BASELINES].items()]
+    else:
+        columns.append((TRIVIAL, m[TRIVIAL]))
     if m.get(LATEST):
         columns.append((LATEST, m[LATEST]))
     for name, values in (m.get("references") or {}).items():
@@ -410,12 +520,61 @@ def metrics_table(result: EvalResult) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def baseline_lines(result: EvalResult) -> list[str]:
+    """One line per baseline of the gate: name, what it is (and the strongest marked)."""
+    strongest = result.decision.gain.baseline if result.decision.gain else None
+    names = list((result.metrics.get(BASELINES) or {}))
+    if not names:
+        return [f"{TRIVIAL}: {result.baselines[TRIVIAL]}"]
+    return [f"{name}{' (strongest: the gate compares with it)' if name == strongest else ''}: "
+            f"{result.baselines.get(name, '')}" for name in names]
+
+
+def gate_lines(result: EvalResult) -> list[str]:
+    """The gate's measurements in words: the paired gain, NLM tuning, failure modes."""
+    lines = []
+    gain = result.decision.gain
+    if gain:
+        lines.append(f"{gain.describe()}; blessing needs the lower bound above "
+                     f"{_margin(result)} ({gain.resamples} seeded resamples).")
+    nlm = result.gate.get("nlm")
+    if nlm:
+        p = nlm["params"]
+        lines.append(f"Non-local means parameters: h = {p['h_multiplier']:g} x estimated sigma, "
+                     f"patch {p['patch_size']}, distance {p['patch_distance']} (chosen on "
+                     f"{nlm['pairs']} train pairs, {len(nlm['grid'])} grid points).")
+    ratio = (result.gate.get("failure_modes") or {}).get("output_spread_ratio")
+    if ratio is not None:
+        lines.append(f"Output spread across inputs (generated / targets per-pixel std over the "
+                     f"eval batch): {_fmt(ratio)}; collapse below "
+                     f"{result.config.min_output_std_ratio:g}.")
+    mc = result.gate.get("mode_collapse")
+    if mc:
+        g, r = mc["generated"], mc["real_eval"]
+        lines.append(f"Class coverage: {g['covered']} of {g['num_classes']} classes generated "
+                     f"(real eval images: {r['covered']}); total variation to the train class "
+                     f"histogram {g['tv']:.3g} (real eval images {r['tv']:.3g}); classifier: "
+                     f"{mc['classifier']}.")
+        lines.append("Generated class shares: " + ", ".join(
+            f"{k}: {v:.0%}" for k, v in enumerate(g["generated"])) + ".")
+    return lines
+
+
+def _margin(result: EvalResult) -> str:
+    gain = result.decision.gain
+    margin = (result.config.min_hole_psnr_gain_db if gain.metric == "hole_psnr"
+              else result.config.min_psnr_gain_db)
+    return f"{margin:g} dB"
+
+
 def report_markdown(result: EvalResult) -> str:
     header, rows = metrics_table(result)
     verdict = "**BLESSED**" if result.decision.blessed else "**NOT BLESSED**"
-    lines = [f"# {result.gan}: {verdict}", "",
-             f"{result.num_examples} eval examples; trivial baseline: "
-             f"{result.baselines[TRIVIAL]}.", ""]
+    lines = [f"# {result.gan}: {verdict}", "", f"{result.num_examples} eval examples.", ""]
+    if not result.decision.blessed:
+        lines += ["## Why it was refused", ""] + [f"- {r}" for r in result.decision.reasons]
+        lines += [""]
+    lines += ["## Baselines", ""] + [f"- {b}" for b in baseline_lines(result)] + [""]
     if result.baselines.get(LATEST):
         lines += [f"Latest blessed generator: `{result.baselines[LATEST]}`.", ""]
     else:
@@ -423,7 +582,11 @@ def report_markdown(result: EvalResult) -> str:
     if result.feature_extractor:
         lines += [f"Feature extractor: {result.feature_extractor['description']}. FD/KID "
                   f"numbers from other extractors are not comparable.", ""]
-    lines += [f"Perceptual distance: {result.perceptual}.", "", "## Checks", ""]
+    lines += [f"Perceptual distance: {result.perceptual}.", ""]
+    gate = gate_lines(result)
+    if gate:
+        lines += ["## Gate and failure modes", ""] + [f"- {g}" for g in gate] + [""]
+    lines += ["## Checks", ""]
     lines += [f"- {c.describe()}" for c in result.decision.checks]
     lines += ["", "## Metrics", "", "| " + " | ".join(header) + " |",
               "|" + "---|" * len(header)]
@@ -441,29 +604,34 @@ def report_html(result: EvalResult) -> str:
     esc = html.escape
     verdict = "BLESSED" if result.decision.blessed else "NOT BLESSED"
     colour = "#1a7f37" if result.decision.blessed else "#b42318"
+    items = lambda xs: "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in xs) + "</ul>"  # noqa: E731
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(result.gan)} "
              f"evaluation</title><style>body{{font-family:sans-serif;margin:2em}}"
              f"table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;"
              f"text-align:right}}td:first-child,th:first-child{{text-align:left}}"
              f"img{{image-rendering:pixelated;max-width:100%}}</style></head><body>",
              f"<h1>{esc(result.gan)}: <span style='color:{colour}'>{verdict}</span></h1>",
-             f"<p>{result.num_examples} eval examples; trivial baseline: "
-             f"{esc(result.baselines[TRIVIAL])}.</p>"]
+             f"<p>{result.num_examples} eval examples.</p>"]
+    if not result.decision.blessed:
+        parts.append("<h2>Why it was refused</h2>" + items(result.decision.reasons))
+    parts.append("<h2>Baselines</h2>" + items(baseline_lines(result)))
     latest = result.baselines.get(LATEST)
     parts.append(f"<p>Latest blessed generator: <code>{esc(latest)}</code></p>" if latest
                  else "<p>No earlier blessed generator of this GAN.</p>")
     if result.feature_extractor:
         parts.append(f"<p>Feature extractor: {esc(result.feature_extractor['description'])}. "
                      "FD/KID numbers from other extractors are not comparable.</p>")
-    parts.append(f"<p>Perceptual distance: {esc(result.perceptual)}.</p><h2>Checks</h2><ul>")
-    parts += [f"<li>{esc(c.describe())}</li>" for c in result.decision.checks]
-    parts.append("</ul><h2>Metrics</h2><table><tr>"
+    parts.append(f"<p>Perceptual distance: {esc(result.perceptual)}.</p>")
+    gate = gate_lines(result)
+    if gate:
+        parts.append("<h2>Gate and failure modes</h2>" + items(gate))
+    parts.append("<h2>Checks</h2>" + items(c.describe() for c in result.decision.checks))
+    parts.append("<h2>Metrics</h2><table><tr>"
                  + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows]
     parts.append("</table>")
     if result.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in result.notes)
-                     + "</ul>")
+        parts.append("<h2>Notes</h2>" + items(result.notes))
     if result.panels is not None:
         parts.append("<h2>Images</h2><p>Columns: " + esc(" | ".join(result.panel_columns))
                      + f"</p><img src='{PANELS_PNG}' alt='side-by-side panels'>")
@@ -490,10 +658,19 @@ def write_outputs(result: EvalResult, output_dir: str) -> dict[str, str]:
     paths[TENSORBOARD_DIR] = os.path.join(output_dir, TENSORBOARD_DIR)
     writer = tf.summary.create_file_writer(paths[TENSORBOARD_DIR])
     with writer.as_default():
-        for who in (CANDIDATE, TRIVIAL, LATEST):
-            for name, value in (result.metrics.get(who) or {}).items():
+        groups = [(who, result.metrics.get(who)) for who in (CANDIDATE, TRIVIAL, LATEST)]
+        groups += [(f"{BASELINES}/{name}", values)
+                   for name, values in (result.metrics.get(BASELINES) or {}).items()]
+        for who, values in groups:
+            for name, value in (values or {}).items():
                 if value is not None and math.isfinite(value):
                     tf.summary.scalar(f"{who}/{name}", value, step=0)
+        gain = result.decision.gain
+        if gain:
+            for part in ("mean", "low", "high"):
+                if math.isfinite(getattr(gain, part)):
+                    tf.summary.scalar(f"gate/{gain.metric}_gain_{part}", getattr(gain, part),
+                                      step=0)
         tf.summary.scalar("blessed", float(result.decision.blessed), step=0)
         tf.summary.text("report", report_markdown(result), step=0)
         if result.panels is not None:

@@ -8,6 +8,8 @@ Distribution distances (unconditional GANs) use, in order of preference:
 2. otherwise a **domain classifier**: a small CNN trained, inside the
    evaluator, on the dataset's train-split labels; its 64-d penultimate layer
    is the feature space (its size, parameters and eval accuracy are reported);
+   its class predictions also give the class coverage of generated samples
+   (mode collapse: :mod:`trainer.failure_modes`);
 3. without labels, **pixel PCA**: the first 64 principal components of the
    train-split pixels.
 
@@ -48,6 +50,7 @@ class FeatureExtractor:
     description: str                            # one line for the report
     embed: Callable[[np.ndarray], np.ndarray]   # images [N, H, W, C] in [-1, 1] -> [N, D]
     details: dict = dataclasses.field(default_factory=dict)  # params, accuracy, ...
+    classify: Callable[[np.ndarray], np.ndarray] | None = None  # images -> class ids [N]
 
 
 def _batched(fn, images: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -100,7 +103,9 @@ def train_domain_classifier(train_images: np.ndarray, train_labels: np.ndarray,
     return FeatureExtractor(CLASSIFIER, description,
                             lambda im: _batched(lambda b: embedder(b, training=False), im),
                             {"params": params, "eval_accuracy": float(accuracy),
-                             "classes": classes, "epochs": epochs})
+                             "classes": classes, "epochs": epochs},
+                            classify=lambda im: np.argmax(
+                                _batched(lambda b: model(b, training=False), im), axis=-1))
 
 
 def pixel_pca_extractor(train_images: np.ndarray, dataset: str) -> FeatureExtractor:
@@ -113,6 +118,13 @@ def pixel_pca_extractor(train_images: np.ndarray, dataset: str) -> FeatureExtrac
                             lambda im: (im.reshape(len(im), -1) - mean) @ basis)
 
 
+def has_labels(train_labels: np.ndarray | None, eval_labels: np.ndarray | None) -> bool:
+    """Whether both splits carry class labels (>= 0) of at least two classes."""
+    return (train_labels is not None and eval_labels is not None
+            and (train_labels >= 0).all() and (eval_labels >= 0).all()
+            and len(np.unique(train_labels)) >= 2)
+
+
 def distribution_extractor(train_images: np.ndarray, train_labels: np.ndarray | None,
                            eval_images: np.ndarray, eval_labels: np.ndarray | None,
                            dataset: str, seed: int = 0) -> FeatureExtractor:
@@ -121,10 +133,7 @@ def distribution_extractor(train_images: np.ndarray, train_labels: np.ndarray | 
     if os.path.isfile(path):
         return inception_extractor(path)
     log.info("no InceptionV3 ImageNet weights at %s: using a domain feature extractor", path)
-    labelled = (train_labels is not None and eval_labels is not None
-                and (train_labels >= 0).all() and (eval_labels >= 0).all()
-                and len(np.unique(train_labels)) >= 2)
-    if labelled:
+    if has_labels(train_labels, eval_labels):
         return train_domain_classifier(train_images, train_labels, eval_images, eval_labels,
                                        dataset, seed=seed)
     return pixel_pca_extractor(train_images, dataset)

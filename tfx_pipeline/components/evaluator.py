@@ -119,8 +119,8 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     info = json.loads(run_info or "{}")
     spec = registry.get(gan)
     eval_records = E.read_records(examples.uri, EVAL_SPLIT, limit=config.max_examples)
-    train_records = (E.read_records(examples.uri, TRAIN_SPLIT, limit=MAX_TRAIN_RECORDS)
-                     if spec.kind == registry.UNCONDITIONAL else None)
+    limit = MAX_TRAIN_RECORDS if spec.kind == registry.UNCONDITIONAL else config.nlm_tuning_pairs
+    train_records = E.read_records(examples.uri, TRAIN_SPLIT, limit=limit)
     if baseline_model is not None and baseline_model.id and baseline_model.id == model.id:
         return already_blessed(gan, model, evaluation, blessing)
     baseline_dir = serving_model_dir(baseline_model.uri) if baseline_model is not None else None
