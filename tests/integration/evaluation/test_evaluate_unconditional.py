@@ -1,5 +1,8 @@
 """Unconditional GANs: FD/KID on a domain classifier's features, between the
-real-vs-real floor and the real-vs-noise ceiling."""
+real-vs-real floor and the real-vs-noise ceiling; class coverage under the same
+classifier (mode collapse)."""
+import re
+
 import pytest
 
 from trainer import evaluation as E
@@ -7,13 +10,33 @@ from trainer.blessing import EvalConfig
 
 
 @pytest.fixture(scope="module")
-def results(digits, digits_models):
+def one_digit_model(digits, tmp_path_factory):
+    """A collapsed generator: it replays real train images of one digit class only."""
+    import tensorflow as tf
+
+    from trainer.export import export_generator
+
+    class Replay:   # Keras-call compatible, as the conftest's stand-ins
+        def __call__(self, z, training=False):
+            return tf.gather(sevens, tf.argmax(z[:, :count], axis=1))
+    data = E.transform_records(digits["tft_output"],
+                               E.read_records(str(digits["examples"]), "train"))
+    sevens = tf.constant(data["image"][data["label"] == 7][:40])            # [<=40, 28, 28, 1]
+    count = int(sevens.shape[0])
+    path = str(tmp_path_factory.mktemp("one_digit") / "model")
+    export_generator("vanilla_gan", Replay(), digits["hparams"], path, digits["tft_output"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(digits, digits_models, one_digit_model):
     records = E.read_records(str(digits["examples"]), "eval")
     train = E.read_records(str(digits["examples"]), "train")
     cfg = EvalConfig(num_panels=4)
+    models = dict(digits_models, one_digit=one_digit_model)
     return {name: E.evaluate("vanilla_gan", path, records, digits["tft_output"], cfg,
                              train_records=train, dataset="digits")
-            for name, path in digits_models.items()}
+            for name, path in models.items()}
 
 
 def test_the_domain_classifier_is_named_with_its_size_and_accuracy(results):
@@ -42,3 +65,23 @@ def test_real_looking_samples_are_blessed(results):
     assert r.decision.blessed, r.decision.reasons
     assert r.metrics["candidate"]["fd_fraction"] < 0.2
     assert r.panels.shape == (2, 28, 4 * 28, 1)
+
+
+def test_a_generator_that_draws_one_digit_is_refused_as_mode_collapse(results):
+    r = results["one_digit"]
+    assert not r.decision.blessed
+    reasons = " ".join(r.decision.reasons)
+    # The classifier (about 0.92 accurate here) labels a few sevens as another digit.
+    assert re.search(r"mode collapse: [12] of 10 digits classes generated", reasons), reasons
+    assert re.search(r"mode collapse: class 7 is (9\d|100)% of the generated samples", reasons)
+    assert r.metrics["candidate"]["class_coverage"] <= 0.2
+
+
+def test_real_looking_samples_cover_the_classes_and_real_images_set_the_tv_scale(results):
+    r = results["replay"]
+    coverage = r.gate["mode_collapse"]
+    assert coverage["generated"]["covered"] == 10 and coverage["real_eval"]["covered"] == 10
+    # Real eval images (111 here) stay below the TV bound; the replay passes both checks.
+    assert coverage["real_eval"]["tv"] < r.config.max_class_tv
+    assert coverage["generated"]["tv"] < r.config.max_class_tv
+    assert "Class coverage: 10 of 10 classes generated" in E.report_markdown(r)
