@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 # The non-local-means grid searched on train pairs: h = multiplier x estimated sigma.
-NLM_H_MULTIPLIERS = (0.4, 0.6, 0.8, 1.0, 1.2)
+NLM_H_MULTIPLIERS = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
 NLM_PATCH_SIZES = (5, 7)
 NLM_PATCH_DISTANCES = (6,)
 
