@@ -28,7 +28,6 @@ from tfx_pipeline.ingest.records import split_of  # noqa: E402
 from trainer import baselines as B  # noqa: E402
 from trainer import features as F  # noqa: E402
 from trainer import metrics as M  # noqa: E402
-from trainer.preprocessing import DEFAULT_CT_WINDOW  # noqa: E402
 
 EVAL_FRACTION = 0.2          # tfx_pipeline.ingest.writer's default
 NLM_PAIRS = 8                # trainer.blessing.EvalConfig.nlm_tuning_pairs
@@ -38,7 +37,7 @@ def unit(decoded, is_ct):
     """A Decoded image -> [-1, 1] as the Transform graph computes it (trainer.preprocessing)."""
     stored = decoded.pixels.astype(np.float64)
     if is_ct:
-        level, width = DEFAULT_CT_WINDOW
+        level, width = F.DEFAULT_CT_WINDOW
         hu = stored * decoded.value_scale + decoded.value_offset
         x = np.clip((hu - (level - width / 2.0)) / width, 0.0, 1.0)
     else:
@@ -78,11 +77,11 @@ def ct():
 
 
 def inpainting():
-    from tfx_pipeline.configs import QUICK_HPARAMS
     from trainer import registry
     from trainer.masks import fixed_masks
     target = load("inpainting", (F.IMAGE,))["eval"][F.IMAGE]
-    hp = registry.get("pconv_inpainting").hparams(QUICK_HPARAMS["pconv_inpainting"])
+    spec = registry.get("pconv_inpainting")
+    hp = spec.hparams(spec.presets().quick)
     masks = fixed_masks(len(target), target.shape[1], seed=0, mask_type=hp.mask_type,
                         max_masks=hp.max_masks, max_size_ratio=hp.max_size_ratio,
                         max_thickness=hp.max_thickness).numpy()
