@@ -1,8 +1,11 @@
 """The GanEvaluator component's body on TFX artifacts, and TFX's Pusher reading its blessing."""
 import json
+import logging
 import os
 
 import pytest
+
+from trainer.events import EVENT_ATTR, PROGRESS_LOGGER
 
 pytestmark = pytest.mark.tfx
 
@@ -61,7 +64,8 @@ def run_component(ct, model_dir, tmp_path, model_id, baseline=None, **config):
 
 
 @pytest.mark.parametrize("standin", ["zeros", "copy"])
-def test_useless_generators_are_not_blessed_and_not_pushed(ct, ct_models, tmp_path, standin, capsys):
+def test_useless_generators_are_not_blessed_and_not_pushed(ct, ct_models, tmp_path, standin, caplog):
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     result, model, evaluation, blessing = run_component(ct, ct_models[standin], tmp_path, 11)
     assert not result.decision.blessed
     assert os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
@@ -73,7 +77,9 @@ def test_useless_generators_are_not_blessed_and_not_pushed(ct, ct_models, tmp_pa
     assert reasons and "strongest baseline nlm_denoise" in reasons[0]
     # The component gives the evaluator train pairs to choose the NLM parameters on.
     assert "chosen on 8 train pairs" in open(os.path.join(evaluation.uri, "report.md")).read()
-    assert "NOT BLESSED" in capsys.readouterr().out          # the run log says why
+    verdicts = [getattr(r, EVENT_ATTR) for r in caplog.records if hasattr(r, EVENT_ATTR)]
+    assert [v["kind"] for v in verdicts] == ["verdict"]     # the run's progress view says why
+    assert verdicts[0]["gan"] == "pix2pix_wgan_gp" and "NOT BLESSED" in verdicts[0]["verdict"]
     # Key metrics are custom properties of the evaluation artifact (ML Metadata queries).
     assert evaluation.get_float_custom_property("candidate_psnr") == pytest.approx(
         result.metrics["candidate"]["psnr"])
