@@ -24,7 +24,6 @@ This is the work of the ``GanEvaluator`` component
 from __future__ import annotations
 
 import dataclasses
-import glob
 import html
 import json
 import logging
@@ -55,7 +54,7 @@ BASELINES = "baselines"         # metrics of every baseline of the gate, by name
 def read_records(examples_dir: str, split: str, limit: int | None = None) -> list[bytes]:
     """Serialized tf.Examples of ``<examples_dir>/Split-<split>/*`` (GZIP when named *.gz)."""
     import tensorflow as tf
-    files = sorted(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_dir, f"Split-{split}", "*")))
     if not files:
         raise FileNotFoundError(f"no {split!r} records under {examples_dir}/Split-{split}/")
     out: list[bytes] = []

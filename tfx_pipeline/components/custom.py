@@ -11,6 +11,7 @@ import json
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
 from tfx_pipeline.components.schema import anomaly_messages, curated_schema
@@ -31,8 +32,8 @@ def CuratedSchemaGen(
     from google.protobuf import text_format
     shapes = {role: tuple(v) for role, v in json.loads(shapes_json).items()}
     proto = curated_schema(shapes, bit_depth)
-    os.makedirs(schema.uri, exist_ok=True)
-    with open(os.path.join(schema.uri, SCHEMA_FILE), "w") as fh:
+    fileio.makedirs(schema.uri)
+    with fileio.open(os.path.join(schema.uri, SCHEMA_FILE), "w") as fh:
         fh.write(text_format.MessageToString(proto))
 
 

@@ -29,6 +29,7 @@ import math
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
 from trainer.blessing import EvalConfig
@@ -54,6 +55,13 @@ def serving_model_dir(model_uri: str) -> str:
     return path_utils.serving_model_path(model_uri)
 
 
+def write_marker(folder: str, name: str) -> None:
+    """An empty marker file. Written explicitly: tf.io.gfile creates a file only on its
+    first write, so an object-store marker opened and closed unwritten would not exist."""
+    with fileio.open(os.path.join(folder, name), "w") as fh:
+        fh.write("")
+
+
 def record_evaluation(result, evaluation, blessing, model, baseline_model=None) -> None:
     """Write the outputs of ``result`` (trainer.evaluation.EvalResult) into the artifacts."""
     from trainer import evaluation as E
@@ -68,10 +76,9 @@ def record_evaluation(result, evaluation, blessing, model, baseline_model=None) 
         evaluation.set_string_custom_property("feature_extractor", result.feature_extractor["name"])
     evaluation.set_string_custom_property("perceptual", result.perceptual)
 
-    os.makedirs(blessing.uri, exist_ok=True)
+    fileio.makedirs(blessing.uri)
     marker = BLESSED_FILE if result.decision.blessed else NOT_BLESSED_FILE
-    with open(os.path.join(blessing.uri, marker), "w"):
-        pass
+    write_marker(blessing.uri, marker)
     blessing.set_int_custom_property(BLESSED_KEY, int(result.decision.blessed))
     blessing.set_string_custom_property(CURRENT_MODEL_KEY, model.uri)
     blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))
@@ -91,16 +98,15 @@ def already_blessed(gan: str, model, evaluation, blessing) -> None:
     fully cached."""
     reason = (f"unchanged: this generator (model artifact {model.id}) is already the latest "
               f"blessed one and was pushed then; not pushed again")
-    os.makedirs(evaluation.uri, exist_ok=True)
-    with open(os.path.join(evaluation.uri, "metrics.json"), "w") as fh:
+    fileio.makedirs(evaluation.uri)
+    with fileio.open(os.path.join(evaluation.uri, "metrics.json"), "w") as fh:
         json.dump({"gan": gan, "unchanged_model_id": model.id, "reasons": [reason]}, fh, indent=2)
-    with open(os.path.join(evaluation.uri, "report.md"), "w") as fh:
+    with fileio.open(os.path.join(evaluation.uri, "report.md"), "w") as fh:
         fh.write(f"# {gan}\n\n{reason}.\n")
     evaluation.set_int_custom_property(BLESSED_KEY, 0)
     evaluation.set_string_custom_property("gan", gan)
-    os.makedirs(blessing.uri, exist_ok=True)
-    with open(os.path.join(blessing.uri, NOT_BLESSED_FILE), "w"):
-        pass
+    fileio.makedirs(blessing.uri)
+    write_marker(blessing.uri, NOT_BLESSED_FILE)
     blessing.set_int_custom_property(BLESSED_KEY, 0)
     blessing.set_string_custom_property(CURRENT_MODEL_KEY, model.uri)
     blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))

@@ -125,9 +125,11 @@ def build_config(args, beam_args=()):
 
 
 def _check_data(config) -> None:
+    """Every GAN's data root holds a Span-N folder (local folder or object-store URI)."""
+    from tfx.dsl.io import fileio
     for run in config.runs:
-        if not os.path.isdir(run.data_root) or not any(
-                n.startswith("Span-") for n in os.listdir(run.data_root)):
+        if not fileio.isdir(run.data_root) or not any(
+                n.startswith("Span-") for n in fileio.listdir(run.data_root)):
             raise FileNotFoundError(
                 f"no ingested data for {run.gan} at {run.data_root} (expected Span-N/train, "
                 f"Span-N/eval inside); build it with `tfxgan demo-data {run.spec.dataset}` "
