@@ -8,11 +8,12 @@ Per GAN::
 
     CuratedSchemaGen_<gan> -> ExampleValidator_<gan> -> ValidationGate_<gan>
       -> Transform_<gan> -> Trainer_<gan> -> GanEvaluator_<gan> -> Pusher_<gan>
-    LatestBlessedModel_<gan> (Resolver) ---------^
 
 GanEvaluator_<gan> compares the new generator with its trivial baseline and
-with the latest blessed generator of the GAN (docs/EVALUATION.md); the Pusher
-pushes only what it blessed.
+with the newest generator already pushed to ``<serving_root>/<gan>/``
+(docs/EVALUATION.md); the Pusher pushes only what it blessed. There is no
+Resolver: the serving root is the record of what was blessed and shipped, and
+open-source Kubeflow Pipelines cannot run Resolver tasks.
 
 Runners (local, Beam, Kubeflow V2) only resolve flags into a PipelineConfig
 and call this function.
@@ -26,6 +27,7 @@ import re
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from serving.config import join_base_path
 from tfx_pipeline.components.custom import CuratedSchemaGen, ValidationGate
 from tfx_pipeline.components.evaluator import GanEvaluator
 from tfx_pipeline.configs import GanRun, PipelineConfig
@@ -119,18 +121,12 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             eval_args=tfx.proto.EvalArgs(num_steps=run.eval_steps),
             custom_config=trainer_custom_config(config, run),
         ).with_id(f"Trainer_{gan}")
-        latest_blessed = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model,
-                                  producer_component_id=f"Trainer_{gan}"),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
-                                           producer_component_id=f"GanEvaluator_{gan}"),
-        ).with_id(f"LatestBlessedModel_{gan}")
+        push_base = join_base_path(config.serving_root, gan)
         evaluator = GanEvaluator(
             examples=gen.outputs["examples"],
             model=trainer.outputs["model"],
             transform_graph=transform.outputs["transform_graph"],
-            baseline_model=latest_blessed.outputs["model"],
+            pushed_model_base=push_base,
             gan=gan,
             eval_config=run.evaluation.to_json(),
             run_info=json.dumps({"hparams": run.hparams_dict(), "ct_window": list(run.ct_window),
@@ -143,10 +139,9 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
-                    base_directory=os.path.join(config.serving_root, gan))),
+                    base_directory=push_base)),
         ).with_id(f"Pusher_{gan}")
-        components += [schema, validator, gate, transform, trainer, latest_blessed, evaluator,
-                       pusher]
+        components += [schema, validator, gate, transform, trainer, evaluator, pusher]
 
     metadata = (tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
                 if config.metadata_path else None)

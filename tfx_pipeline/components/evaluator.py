@@ -4,9 +4,17 @@
 
 Inputs: the raw ``examples`` (ImportExampleGen; the ``eval`` split is
 evaluated, ``train`` trains the feature extractor of unconditional GANs),
-the Trainer's ``model`` (``Format-Serving`` SavedModel), the
-``transform_graph`` and, optionally, ``baseline_model``: the latest blessed
-generator of the same GAN, from a ``LatestBlessedModelStrategy`` Resolver.
+the Trainer's ``model`` (``Format-Serving`` SavedModel) and the
+``transform_graph``. Parameter ``pushed_model_base``: the GAN's Pusher
+destination, ``<serving_root>/<gan>``. The newest version pushed there (what
+TF Serving serves) is the baseline the candidate must not fall behind; the
+serving root is the record of what was blessed and shipped, so the pipeline
+needs no Resolver (which open-source Kubeflow Pipelines cannot run).
+
+When the candidate's SavedModel is byte-identical to that pushed version
+(:func:`serving.pushed.saved_model_fingerprint`: e.g. the evaluation settings
+changed but the Trainer came from the cache), it is already served: it is not
+evaluated and not pushed again.
 
 Outputs:
 
@@ -16,9 +24,9 @@ Outputs:
   ``trivial_baseline_psnr``, ...) so ML Metadata queries can read them;
 * ``blessing`` (ModelBlessing): a ``BLESSED`` or ``NOT_BLESSED`` marker file
   and the custom properties TFX's own Evaluator sets (``blessed``,
-  ``current_model``, ``current_model_id``, ``baseline_model``,
-  ``baseline_model_id``), which the Pusher and the Resolver read, plus
-  ``reasons`` and ``summary``.
+  ``current_model``, ``current_model_id``, ``baseline_model``: here the pushed
+  version folder compared with), which the Pusher reads, plus
+  ``baseline_version``, ``reasons`` and ``summary``.
 
 The work itself is :func:`trainer.evaluation.evaluate` (no TFX inside).
 """
@@ -32,18 +40,19 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
+from trainer import features as F
 from trainer.blessing import EvalConfig
 from trainer.events import emit
 
 log = logging.getLogger(__name__)
 
 # The keys TFX's Evaluator writes (tfx.components.evaluator.constants); the
-# Pusher (model_utils.is_model_blessed) and LatestBlessedModelStrategy read them.
+# Pusher (model_utils.is_model_blessed) reads them.
 BLESSED_KEY = "blessed"
 CURRENT_MODEL_KEY = "current_model"
 CURRENT_MODEL_ID_KEY = "current_model_id"
 BASELINE_MODEL_KEY = "baseline_model"
-BASELINE_MODEL_ID_KEY = "baseline_model_id"
+BASELINE_VERSION_KEY = "baseline_version"
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"
 EVAL_SPLIT, TRAIN_SPLIT = "eval", "train"
 MAX_TRAIN_RECORDS = 5000   # feature-extractor training set cap (unconditional GANs)
@@ -62,7 +71,7 @@ def write_marker(folder: str, name: str) -> None:
         fh.write("")
 
 
-def record_evaluation(result, evaluation, blessing, model, baseline_model=None) -> None:
+def record_evaluation(result, evaluation, blessing, model, baseline_dir=None) -> None:
     """Write the outputs of ``result`` (trainer.evaluation.EvalResult) into the artifacts."""
     from trainer import evaluation as E
     E.write_outputs(result, evaluation.uri)
@@ -82,25 +91,25 @@ def record_evaluation(result, evaluation, blessing, model, baseline_model=None) 
     blessing.set_int_custom_property(BLESSED_KEY, int(result.decision.blessed))
     blessing.set_string_custom_property(CURRENT_MODEL_KEY, model.uri)
     blessing.set_int_custom_property(CURRENT_MODEL_ID_KEY, int(model.id or 0))
-    if baseline_model is not None:
-        blessing.set_string_custom_property(BASELINE_MODEL_KEY, baseline_model.uri)
-        blessing.set_int_custom_property(BASELINE_MODEL_ID_KEY, int(baseline_model.id or 0))
+    if baseline_dir is not None:
+        blessing.set_string_custom_property(BASELINE_MODEL_KEY, baseline_dir)
+        blessing.set_int_custom_property(BASELINE_VERSION_KEY,
+                                         int(baseline_dir.rstrip("/").rsplit("/", 1)[-1]))
     blessing.set_string_custom_property("summary", result.decision.summary())
     blessing.set_string_custom_property("reasons", json.dumps(result.decision.reasons))
     blessing.set_string_custom_property("report", os.path.join(evaluation.uri, E.REPORT_MD))
 
 
-def already_blessed(gan: str, model, evaluation, blessing) -> None:
-    """The candidate *is* the latest blessed generator (a re-run whose Trainer came
-    from the cache): it is already in TF Serving, so nothing is evaluated and it is
-    not pushed again. The blessing says so (blessed=0, which the latest-blessed
-    resolver ignores: the original blessing still counts), and the next re-run is
-    fully cached."""
+def already_blessed(gan: str, model, evaluation, blessing, pushed_dir: str) -> None:
+    """The candidate *is* the newest pushed generator (``pushed_dir``; e.g. a re-run
+    whose Trainer came from the cache): it is already in TF Serving, so nothing is
+    evaluated and it is not pushed again (blessed=0; the Pusher skips it)."""
     reason = (f"unchanged: this generator (model artifact {model.id}) is already the latest "
-              f"blessed one and was pushed then; not pushed again")
+              f"blessed one and was pushed then as {pushed_dir}; not pushed again")
     fileio.makedirs(evaluation.uri)
     with fileio.open(os.path.join(evaluation.uri, "metrics.json"), "w") as fh:
-        json.dump({"gan": gan, "unchanged_model_id": model.id, "reasons": [reason]}, fh, indent=2)
+        json.dump({"gan": gan, "unchanged_model_id": model.id, "pushed": pushed_dir,
+                   "reasons": [reason]}, fh, indent=2)
     with fileio.open(os.path.join(evaluation.uri, "report.md"), "w") as fh:
         fh.write(f"# {gan}\n\n{reason}.\n")
     evaluation.set_int_custom_property(BLESSED_KEY, 0)
@@ -116,27 +125,31 @@ def already_blessed(gan: str, model, evaluation, blessing) -> None:
 
 
 def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan: str,
-                       eval_config: str, run_info: str, baseline_model=None):
-    """The component's body, on artifacts (callable directly in tests)."""
+                       eval_config: str, run_info: str, pushed_model_base: str = ""):
+    """The component's body, on artifacts (callable directly in tests).
+
+    ``pushed_model_base``: the GAN's push destination; its newest version is the
+    baseline ("" or an empty folder: no earlier generator)."""
     import tensorflow_transform as tft
+    from serving.pushed import newest_pushed, saved_model_fingerprint
     from trainer import evaluation as E
     from trainer import registry
     config = EvalConfig.from_json(eval_config)
     info = json.loads(run_info or "{}")
     spec = registry.get(gan)
+    candidate_dir = serving_model_dir(model.uri)
+    baseline_dir = newest_pushed(pushed_model_base) if pushed_model_base else None
+    if baseline_dir and saved_model_fingerprint(baseline_dir) == saved_model_fingerprint(candidate_dir):
+        return already_blessed(gan, model, evaluation, blessing, baseline_dir)
     eval_records = E.read_records(examples.uri, EVAL_SPLIT, limit=config.max_examples)
     limit = MAX_TRAIN_RECORDS if spec.kind == registry.UNCONDITIONAL else config.nlm_tuning_pairs
     train_records = E.read_records(examples.uri, TRAIN_SPLIT, limit=limit)
-    if baseline_model is not None and baseline_model.id and baseline_model.id == model.id:
-        return already_blessed(gan, model, evaluation, blessing)
-    baseline_dir = serving_model_dir(baseline_model.uri) if baseline_model is not None else None
     result = E.evaluate(
-        gan, serving_model_dir(model.uri), eval_records, tft.TFTransformOutput(transform_graph.uri),
+        gan, candidate_dir, eval_records, tft.TFTransformOutput(transform_graph.uri),
         config, train_records=train_records, baseline_model_dir=baseline_dir,
-        hparams=info.get("hparams"), ct_window=tuple(info.get("ct_window", (0.0, 2000.0))),
+        hparams=info.get("hparams"), ct_window=tuple(info.get("ct_window", F.DEFAULT_CT_WINDOW)),
         dataset=info.get("dataset"))
-    record_evaluation(result, evaluation, blessing, model,
-                      baseline_model if baseline_dir else None)
+    record_evaluation(result, evaluation, blessing, model, baseline_dir)
     verdict = result.decision.summary()
     if result.decision.blessed:
         log.info("GanEvaluator %s: %s", gan, verdict)
@@ -157,12 +170,13 @@ def GanEvaluator(
         gan: tfx.dsl.components.Parameter[str],
         eval_config: tfx.dsl.components.Parameter[str],
         run_info: tfx.dsl.components.Parameter[str],
-        baseline_model: tfx.dsl.components.InputArtifact[standard_artifacts.Model] = None,
+        pushed_model_base: tfx.dsl.components.Parameter[str],
 ) -> None:
     """Evaluates ``model`` on the eval split against its baselines and blesses it or not.
 
     ``eval_config``: :class:`trainer.blessing.EvalConfig` as JSON. ``run_info``:
     ``{"hparams": {...}, "ct_window": [level, width], "dataset": name}``.
+    ``pushed_model_base``: ``<serving_root>/<gan>``, the Pusher's destination.
     """
     evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan,
-                       eval_config, run_info, baseline_model)
+                       eval_config, run_info, pushed_model_base)

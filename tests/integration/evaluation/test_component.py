@@ -2,6 +2,7 @@
 import json
 import logging
 import os
+import shutil
 
 import pytest
 
@@ -52,14 +53,14 @@ def push(model, blessing, destination):
 NON_INFERIOR = dict(min_psnr_gain_db=-10.0, min_ssim_gain=-1.0)
 
 
-def run_component(ct, model_dir, tmp_path, model_id, baseline=None, **config):
+def run_component(ct, model_dir, tmp_path, model_id, pushed_base="", **config):
     from tfx_pipeline.components.evaluator import evaluate_and_bless
     from trainer.blessing import EvalConfig
     os.makedirs(tmp_path, exist_ok=True)
     examples, model, graph, evaluation, blessing = artifacts(ct, model_dir, tmp_path, model_id)
     run_info = json.dumps({"hparams": {}, "ct_window": [0.0, 2000.0], "dataset": "ct"})
     result = evaluate_and_bless(examples, model, graph, evaluation, blessing, "pix2pix_wgan_gp",
-                                EvalConfig(num_panels=2, **config).to_json(), run_info, baseline)
+                                EvalConfig(num_panels=2, **config).to_json(), run_info, pushed_base)
     return result, model, evaluation, blessing
 
 
@@ -93,43 +94,44 @@ def test_useless_generators_are_not_blessed_and_not_pushed(ct, ct_models, tmp_pa
 
 
 def test_a_blessed_generator_is_pushed_and_names_its_baseline(ct, ct_models, tmp_path):
-    from tfx.types import standard_artifacts
-    baseline = standard_artifacts.Model()
-    baseline.uri = str(tmp_path / "baseline")
-    os.makedirs(baseline.uri)
-    os.symlink(ct_models["copy"], os.path.join(baseline.uri, "Format-Serving"))  # dominated
-    baseline.id = 5
+    """The baseline is the newest version already pushed for the GAN (the serving root)."""
+    destination = str(tmp_path / "serving" / "pix2pix_wgan_gp")
+    shutil.copytree(ct_models["copy"], os.path.join(destination, "3"))   # older, dominated
+    shutil.copytree(ct_models["copy"], os.path.join(destination, "5"))   # the newest pushed
+    os.makedirs(os.path.join(destination, "9"))                          # no SavedModel: ignored
     result, model, evaluation, blessing = run_component(ct, ct_models["blur"], tmp_path, 12,
-                                                        baseline=baseline, **NON_INFERIOR)
+                                                        pushed_base=destination, **NON_INFERIOR)
     assert result.decision.blessed, result.decision.reasons
     assert os.path.exists(os.path.join(blessing.uri, "BLESSED"))
     assert blessing.get_int_custom_property("blessed") == 1
-    assert blessing.get_int_custom_property("baseline_model_id") == 5
-    assert blessing.get_string_custom_property("baseline_model") == baseline.uri
+    assert blessing.get_int_custom_property("baseline_version") == 5
+    assert blessing.get_string_custom_property("baseline_model") == os.path.join(destination, "5")
     assert evaluation.get_float_custom_property("latest_blessed_psnr") > 0
-    destination = str(tmp_path / "serving")
     pushed = push(model, blessing, destination)
     assert pushed.get_int_custom_property("pushed") == 1
-    (version,) = os.listdir(destination)
+    (version,) = set(os.listdir(destination)) - {"3", "5", "9"}
     assert os.path.isfile(os.path.join(destination, version, "saved_model.pb"))
 
 
 def test_the_latest_blessed_generator_itself_is_not_evaluated_or_pushed_again(ct, ct_models, tmp_path):
-    """A re-run whose Trainer came from the cache resolves the candidate as its own
-    baseline: it is already served, so it is neither re-evaluated nor pushed twice."""
-    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-        LatestBlessedModelStrategy)
+    """A re-run whose Trainer came from the cache finds its candidate already pushed
+    (same SavedModel bytes as the newest pushed version): it is already served, so it
+    is neither re-evaluated nor pushed twice."""
+    from serving.pushed import saved_model_fingerprint
+    destination = str(tmp_path / "serving" / "pix2pix_wgan_gp")
     first, model, _, first_blessing = run_component(ct, ct_models["blur"], tmp_path / "a", 21,
-                                                    **NON_INFERIOR)
+                                                    pushed_base=destination, **NON_INFERIOR)
     assert first.decision.blessed
+    assert push(model, first_blessing, destination).get_int_custom_property("pushed") == 1
+    versions = os.listdir(destination)
     again, _, evaluation, blessing = run_component(ct, ct_models["blur"], tmp_path / "b", 21,
-                                                   baseline=model, **NON_INFERIOR)
+                                                   pushed_base=destination, **NON_INFERIOR)
     assert again is None
     assert blessing.get_int_custom_property("blessed") == 0
     assert "already the latest blessed" in json.loads(blessing.get_string_custom_property("reasons"))[0]
-    pushed = push(model, blessing, str(tmp_path / "serving"))
+    pushed = push(model, blessing, destination)
     assert pushed.get_int_custom_property("pushed") == 0
-    # The original blessing still makes this model the latest blessed one.
-    resolved = LatestBlessedModelStrategy()._resolve(
-        {"model": [model], "model_blessing": [first_blessing, blessing]}, "model", "model_blessing")
-    assert resolved["model"] == [model]
+    assert os.listdir(destination) == versions          # still the one pushed version
+    # Another generator is not mistaken for the pushed one.
+    assert saved_model_fingerprint(ct_models["blur_wide"]) != saved_model_fingerprint(
+        os.path.join(destination, versions[0]))

@@ -57,7 +57,7 @@ def test_unchanged_generator_record_is_written_into_the_store(store):
     model.id = 3
     evaluation = _artifact(standard_artifacts.ModelEvaluation, f"{store}/GanEvaluator/evaluation/9")
     blessing = _artifact(standard_artifacts.ModelBlessing, f"{store}/GanEvaluator/blessing/9")
-    already_blessed("dcgan", model, evaluation, blessing)
+    already_blessed("dcgan", model, evaluation, blessing, f"{store}/serving/dcgan/5")
     assert tf.io.gfile.exists(f"{blessing.uri}/{NOT_BLESSED_FILE}")
     metrics = json.loads(tf.io.gfile.GFile(f"{evaluation.uri}/metrics.json").read())
     assert metrics["unchanged_model_id"] == 3
