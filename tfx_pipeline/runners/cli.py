@@ -36,6 +36,9 @@ def add_commands(sub) -> None:
     _pipeline_args(c)
     c.add_argument("--image", required=True, help="container image with this project, pinned tag")
     c.add_argument("--output", required=True, help="pipeline spec JSON to write")
+    c.add_argument("--allow-local-paths", action="store_true",
+                   help="accept local pipeline, data and serving roots (by default they must be "
+                        "object-store URIs such as gs://...: cluster pods cannot see this machine)")
     c.set_defaults(func=run_compile)
 
     t = sub.add_parser("tensorboard", help="open TensorBoard on a pipeline's training logs")
@@ -184,17 +187,39 @@ def print_summary(config, out=print) -> None:
     out(f"  serving root (TF Serving model base path): {config.serving_root}")
 
 
+def local_roots(config) -> list[tuple[str, str]]:
+    """(flag, path) of every root of ``config`` that is a local path, not a URI."""
+    from serving.config import is_local
+    roots = [("--pipeline-root", config.pipeline_root), ("--serving-root", config.serving_root)]
+    roots += [(f"data of {run.gan} (--data-root, --data)", run.data_root) for run in config.runs]
+    return [(flag, path) for flag, path in roots if is_local(path)]
+
+
 def run_compile(args) -> int:
     from tfx_pipeline.runners import kubeflow_v2
     import dataclasses
     try:
+        kubeflow_v2.check_image(args.image)
         # Kubeflow runs keep ML Metadata in the cluster: no SQLite file in the spec.
         config = dataclasses.replace(build_config(args, ()), metadata_path=None)
+        local = local_roots(config)
+        if local and not args.allow_local_paths:
+            raise ValueError(
+                "the pipeline runs in cluster pods, which cannot read this machine's files; "
+                "give object-store URIs (gs://..., s3://...) or pass --allow-local-paths. "
+                "Local: " + "; ".join(f"{flag} = {path!r}" for flag, path in local))
         path = kubeflow_v2.compile_pipeline(config, args.image, args.output)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {path}")
+    with open(path) as fh:
+        tasks = sorted(json.load(fh)["pipelineSpec"]["root"]["dag"]["tasks"])
+    print(f"wrote {path}: {len(tasks)} tasks, image {args.image}")
+    print(f"  pipeline root: {config.pipeline_root}")
+    print(f"  serving root:  {config.serving_root}")
+    for root in sorted({run.data_root for run in config.runs}):
+        print(f"  data:          {root} ({', '.join(r.gan for r in config.runs if r.data_root == root)})")
+    print("  tasks: " + ", ".join(tasks))
     return 0
 
 

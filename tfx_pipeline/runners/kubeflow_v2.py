@@ -10,11 +10,16 @@ import os
 from tfx_pipeline.configs import PipelineConfig
 
 
+def check_image(image: str) -> None:
+    """The image must be pinned (a tag other than latest, or a digest)."""
+    if not image or image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
+        raise ValueError(f"give the container image with a pinned tag or digest, got {image!r}")
+
+
 def compile_pipeline(config: PipelineConfig, image: str, output_file: str) -> str:
     from tfx import v1 as tfx
     from tfx_pipeline.pipeline import create_pipeline
-    if not image or image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
-        raise ValueError(f"give the container image with a pinned tag or digest, got {image!r}")
+    check_image(image)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
         output_dir=os.path.dirname(os.path.abspath(output_file)),

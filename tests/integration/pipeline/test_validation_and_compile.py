@@ -1,6 +1,7 @@
 """Data that does not fit a GAN is stopped by validation; the Kubeflow V2 spec compiles."""
 import json
 import os
+import re
 
 import pytest
 
@@ -33,8 +34,8 @@ def test_kubeflow_v2_spec_has_every_component(tmp_path):
     from kfp.pipeline_spec import pipeline_spec_pb2
     out = tmp_path / "pipeline.json"
     image = "registry.example.com/tfx-gan:0.1.0"
-    tfxgan("compile", "--image", image, "--output", str(out), "--home", "gs://bucket/tfx-gan",
-           "--data-root", "gs://bucket/data")
+    proc = tfxgan("compile", "--image", image, "--output", str(out), "--home", "gs://bucket/tfx-gan",
+                  "--data-root", "gs://bucket/data")
     doc = json.loads(out.read_text())
     spec = json_format.ParseDict(doc["pipelineSpec"], pipeline_spec_pb2.PipelineSpec(),
                                  ignore_unknown_fields=True)
@@ -45,6 +46,13 @@ def test_kubeflow_v2_spec_has_every_component(tmp_path):
             assert f"{component}_{gan}" in tasks, f"{component}_{gan}"
     for dataset in {spec_.dataset for spec_ in registry.GANS.values()}:
         assert f"ImportExampleGen_{dataset}" in tasks
+    # Open-source KFP (Argo) rejects Resolver tasks: the spec must hold none.
+    resolvers = [name for name, task in spec.root.dag.tasks.items()
+                 if "resolver" in name.lower() or "resolver" in task.component_ref.name.lower()]
+    assert not resolvers, resolvers
+    assert "resolver" not in out.read_text().lower()
+    assert len(tasks) == 7 * len(registry.GANS) + 2 * len(
+        {spec_.dataset for spec_ in registry.GANS.values()})
     executors = doc["pipelineSpec"]["deploymentSpec"]["executors"]
     images = {e["container"]["image"] for e in executors.values() if "container" in e}
     assert images == {image}
@@ -54,6 +62,41 @@ def test_kubeflow_v2_spec_has_every_component(tmp_path):
     text = out.read_text()
     assert "gs://bucket/data/ct" in text and "gs://bucket/tfx-gan/serving/pix2pix_wgan_gp" in text
     assert not os.path.exists("gs:")
+    # No local path anywhere in the spec: every root is in the object store.
+    local = [v for v in _strings(doc) if str(tmp_path) in v or os.getcwd() in v
+             or re.search(r"(^|[\s='\"])/(tmp|home|work|data|models|root)/", v)]
+    assert not local, local[:5]
+    # The command says what it compiled.
+    assert f"{len(tasks)} tasks, image {image}" in proc.stdout
+    assert "pipeline root: gs://bucket/tfx-gan/pipeline" in proc.stdout
+    assert "serving root:  gs://bucket/tfx-gan/serving" in proc.stdout
+    assert "gs://bucket/data/ct (pix2pix_wgan_gp)" in proc.stdout
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def test_compile_refuses_local_roots_unless_allowed(tmp_path):
+    out = tmp_path / "p.json"
+    image = "registry.example.com/tfx-gan:0.1.0"
+    proc = tfxgan("compile", "--image", image, "--output", str(out), "--home", "gs://bucket/h",
+                  "--data-root", str(tmp_path / "data"), "--gans", "dcgan", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"data of dcgan (--data-root, --data) = '{tmp_path / 'data' / 'digits'}'" in proc.stderr
+    assert "--allow-local-paths" in proc.stderr and "--serving-root" not in proc.stderr
+    assert not out.exists()
+    proc = tfxgan("compile", "--image", image, "--output", str(out), "--home", str(tmp_path / "h"),
+                  "--data-root", str(tmp_path / "data"), "--gans", "dcgan", "--allow-local-paths")
+    assert out.exists() and f"pipeline root: {tmp_path / 'h' / 'pipeline'}" in proc.stdout
 
 
 def test_compile_rejects_unpinned_image(tmp_path):
