@@ -11,9 +11,11 @@ Per GAN::
 
 GanEvaluator_<gan> compares the new generator with its trivial baseline and
 with the newest generator already pushed to ``<serving_root>/<gan>/``
-(docs/EVALUATION.md); the Pusher pushes only what it blessed. There is no
-Resolver: the serving root is the record of what was blessed and shipped, and
-open-source Kubeflow Pipelines cannot run Resolver tasks.
+(docs/EVALUATION.md); the Pusher pushes only what it blessed and then
+rewrites ``<serving_root>/models.config`` to list the GANs that have a pushed
+version (tfx_pipeline.components.pusher). There is no Resolver: the serving
+root is the record of what was blessed and shipped, and open-source Kubeflow
+Pipelines cannot run Resolver tasks.
 
 Runners (local, Beam, Kubeflow V2) only resolve flags into a PipelineConfig
 and call this function.
@@ -25,11 +27,13 @@ import os
 import re
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from serving.config import join_base_path
 from tfx_pipeline.components.custom import CuratedSchemaGen, ValidationGate
 from tfx_pipeline.components.evaluator import GanEvaluator
+from tfx_pipeline.components.pusher import ServingPusherExecutor
 from tfx_pipeline.configs import GanRun, PipelineConfig
 from trainer import features as F
 
@@ -140,6 +144,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
                     base_directory=push_base)),
+            custom_executor_spec=executor_spec.ExecutorClassSpec(ServingPusherExecutor),
         ).with_id(f"Pusher_{gan}")
         components += [schema, validator, gate, transform, trainer, evaluator, pusher]
 

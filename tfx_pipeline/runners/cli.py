@@ -156,6 +156,10 @@ def run_pipeline(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    # TF Serving reads <serving root>/models.config (the Pushers rewrite it): make
+    # sure it exists, listing what is already pushed, before the run starts.
+    from serving.pushed import write_models_config
+    write_models_config(config.serving_root)
     from tfx_pipeline.progress import RunConsole
     nested = RunConsole.active is not None   # `tfxgan demo` reports once, at its end
     with run_console(_log_home(args.home), verbose=getattr(args, "verbose", False)) as console:
