@@ -109,6 +109,8 @@ def _add_serve(sub):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--file-system-poll-wait-seconds", type=float, default=2.0,
                    help="how often to look for new versions (0 = never)")
+    p.add_argument("--model-config-file-poll-wait-seconds", type=float, default=0.0,
+                   help="how often to re-read a changed --model-config-file (0 = never)")
     p.add_argument("--enable-batching", action="store_true")
     p.add_argument("--batching-parameters-file")
     p.add_argument("--max-receive-message-mb", type=int, default=64,
@@ -146,6 +148,7 @@ def _run_serve(args) -> int:
         model_config_file=args.model_config_file, model_name=args.model_name,
         model_base_path=args.model_base_path,
         poll_seconds=args.file_system_poll_wait_seconds,
+        model_config_poll_seconds=args.model_config_file_poll_wait_seconds,
         enable_batching=args.enable_batching,
         batching_parameters_file=args.batching_parameters_file,
         max_receive_message_bytes=args.max_receive_message_mb * 1024 * 1024,

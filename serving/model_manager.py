@@ -451,6 +451,28 @@ class ModelManager:
                  {k: lv.max_batch_size(k) for k in lv.signature_defs})
         self._on_event("load", cfg.name, version)
 
+    def reconfigure(self, configs: list[ModelConfig]) -> None:
+        """Adopt a re-read ``models.config``: models not listed before are added, models
+        no longer listed are unloaded (as TF Serving does on a config reload), the others
+        take their new policy; then the wanted versions are loaded."""
+        with self._sync_lock:
+            old, new = self._models, {}
+            for c in configs:
+                m = old.get(c.name)
+                if m is None or m.config.base_path != c.base_path:
+                    m = _Model(c)
+                else:
+                    m.config = c
+                new[c.name] = m
+            self._models = new
+        for name, m in old.items():
+            if new.get(name) is not m:
+                for v, lv in m.available.items():
+                    lv.close()
+                    self._on_event("unload", name, v)
+                log.info("model %s is no longer configured; unloaded", name)
+        self.sync()
+
     def start_polling(self, interval_s: float) -> None:
         if interval_s <= 0 or self._poller is not None:
             return

@@ -50,6 +50,7 @@ class ServerOptions:
     model_name: str | None = None          # or one model by name ...
     model_base_path: str | None = None     # ... and base path
     poll_seconds: float = 2.0              # version polling period; 0 = never
+    model_config_poll_seconds: float = 0.0  # re-read model_config_file when it changed; 0 = never
     enable_batching: bool = False          # server-side batching
     batching_parameters_file: str | None = None  # BatchingParameters text proto
     batching: BatchingConfig | None = None       # or the parameters directly
@@ -587,6 +588,7 @@ class LocalServer:
         self._rest_thread = None
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
+        self._config_stop: threading.Event | None = None
 
     @property
     def grpc_address(self) -> str:
@@ -655,11 +657,45 @@ class LocalServer:
                                                  name="rest", daemon=True)
             self._rest_thread.start()
         self.manager.start_polling(o.poll_seconds)
+        self._watch_model_config()
         log.info("serving %s on gRPC %s%s", ", ".join(self.manager.model_names),
                  self.grpc_address, f", REST {self.rest_address}" if self._rest else "")
         return self
 
+    def _watch_model_config(self) -> None:
+        """As ``--model_config_file_poll_wait_seconds``: when the file changed (it is
+        replaced by a rename after each push), re-read it and add or drop models."""
+        o = self.options
+        if not o.model_config_file or o.model_config_poll_seconds <= 0:
+            return
+        path = Path(o.model_config_file)
+
+        def stamp():
+            st = path.stat()
+            return st.st_mtime_ns, st.st_ino, st.st_size
+
+        self._config_stop = threading.Event()
+        seen = stamp()
+
+        def loop():
+            nonlocal seen
+            while not self._config_stop.wait(o.model_config_poll_seconds):
+                try:
+                    now = stamp()
+                    if now == seen:
+                        continue
+                    configs = self._model_configs()
+                    seen = now
+                    self.manager.reconfigure(configs)
+                    log.info("re-read %s: serving %s", path, ", ".join(self.manager.model_names))
+                except Exception:  # noqa: BLE001 - keep the current models, try again
+                    log.exception("re-reading %s failed; keeping the current models", path)
+
+        threading.Thread(target=loop, name="model-config-poller", daemon=True).start()
+
     def stop(self, grace: float = 1.0) -> None:
+        if self._config_stop is not None:
+            self._config_stop.set()
         if self._rest is not None:
             self._rest.shutdown()
             self._rest.server_close()
