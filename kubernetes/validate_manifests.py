@@ -10,9 +10,10 @@ fields are errors), then check what the schemas cannot:
 * pinned images, probes and Service/NetworkPolicy ports that exist;
 * a default-deny NetworkPolicy, ingress only from labelled clients;
 * the namespace enforcing "restricted" at the pinned version;
-* TF Serving: every GAN in the registry in the mounted models.config under
-  the pipeline's MODEL_BASE_PATH, thread flags and batch threads equal to the
-  CPU limit, memory limit >= 2x the resident models, REST port consistent.
+* TF Serving: models.config read from the pipeline's MODEL_BASE_PATH (where
+  the Pushers write it) and polled, no fixed model list in a ConfigMap, thread
+  flags and batch threads equal to the CPU limit, memory limit >= 2x the
+  resident models, REST port consistent.
 
 Every check returns a list of human-readable violations (empty = fine), so
 tests can feed it broken objects and see it complain.
@@ -49,7 +50,6 @@ NAMESPACE = "tfx-gan"
 
 SERVING_APP = "tf-serving"              # app.kubernetes.io/name of TF Serving pods
 SERVING_CONTAINER = "tf-serving"
-SERVING_CONFIGMAP_KEY = "models.config"
 RESIDENT_ANNOTATION = "tfx-gan.io/resident-model-memory"
 PIPELINE_PATHS_PREFIX = "pipeline-paths"  # ConfigMap with MODEL_BASE_PATH
 APP_LABEL = "app.kubernetes.io/name"
@@ -397,6 +397,12 @@ def container_env(container: dict, objs: list[dict]) -> dict[str, Any]:
             ref = var["valueFrom"]["resourceFieldRef"]
             env[var["name"]] = ("resource", ref.get("containerName", container.get("name")),
                                 ref["resource"], str(ref.get("divisor", "1")))
+        elif "configMapKeyRef" in (var.get("valueFrom") or {}):
+            ref = var["valueFrom"]["configMapKeyRef"]
+            for cm in (o for o in objs if o.get("kind") == "ConfigMap"
+                       and o["metadata"]["name"] == ref.get("name")):
+                if ref.get("key") in (cm.get("data") or {}):
+                    env[var["name"]] = cm["data"][ref["key"]]
     return env
 
 
@@ -435,7 +441,6 @@ def memory_bytes(quantity) -> int:
 def serving_violations(objs: list[dict]) -> list[str]:
     """TF Serving: config files, thread flags, memory and ports agree."""
     from serving import config as C
-    from trainer import registry
 
     deployments = _find(objs, "Deployment", SERVING_APP)
     if len(deployments) != 1:
@@ -454,8 +459,7 @@ def serving_violations(objs: list[dict]) -> list[str]:
     mounts = {m["mountPath"].rstrip("/"): m["name"] for m in c.get("volumeMounts") or []}
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
     files: dict[str, str] = {}
-    for flag, key in (("--model_config_file", C.MODELS_CONFIG),
-                      ("--monitoring_config_file", C.MONITORING_CONFIG),
+    for flag, key in (("--monitoring_config_file", C.MONITORING_CONFIG),
                       ("--batching_parameters_file", C.BATCHING_PARAMETERS)):
         path = flags.get(flag)
         if not path:
@@ -487,21 +491,23 @@ def serving_violations(objs: list[dict]) -> list[str]:
         if threads != cpu:
             out.append(f"{where}: batching num_batch_threads={threads} but CPU limit is {cpu:g}")
 
-    if C.MODELS_CONFIG in files:
-        cfg = C.parse_model_server_config(files[C.MODELS_CONFIG])
-        served = {m.name: m.base_path for m in cfg.model_config_list.config}
-        missing = [g for g in registry.GANS if g not in served]
-        if missing:
-            out.append(f"models.config does not serve GAN(s) {missing}")
-        paths = _find(objs, "ConfigMap", PIPELINE_PATHS_PREFIX)
-        base = paths[0]["data"].get("MODEL_BASE_PATH") if paths else None
-        if base is None:
-            out.append("no pipeline-paths ConfigMap with MODEL_BASE_PATH")
-        else:
-            for name, path in served.items():
-                if path != C.join_base_path(base, name):
-                    out.append(f"models.config base_path of {name!r} is {path!r}, not under "
-                               f"the pipeline's MODEL_BASE_PATH {base!r}")
+    # The model list: the file the pipeline rewrites after each push, polled.
+    paths = _find(objs, "ConfigMap", PIPELINE_PATHS_PREFIX)
+    base = paths[0]["data"].get("MODEL_BASE_PATH") if paths else None
+    if base is None:
+        out.append("no pipeline-paths ConfigMap with MODEL_BASE_PATH")
+    elif flags.get("--model_config_file") != C.join_base_path(base, C.MODELS_CONFIG):
+        out.append(f"{where}: --model_config_file={flags.get('--model_config_file')!r} is not "
+                   f"the pipeline's {C.join_base_path(base, C.MODELS_CONFIG)!r}")
+    poll = str(flags.get("--model_config_file_poll_wait_seconds", "0"))
+    if not poll.isdigit() or int(poll) <= 0:
+        out.append(f"{where}: --model_config_file_poll_wait_seconds={poll} never re-reads the "
+                   f"model list the pipeline rewrites")
+    for name in [(v.get("configMap") or {}).get("name") for v in volumes.values()]:
+        for cm in (o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == name):
+            if C.MODELS_CONFIG in (cm.get("data") or {}):
+                out.append(f"ConfigMap {name} mounted in {where} holds a fixed {C.MODELS_CONFIG}; "
+                           f"a GAN without a pushed version would keep TF Serving unready")
 
     limits = (c.get("resources") or {}).get("limits") or {}
     resident = (dep["metadata"].get("annotations") or {}).get(RESIDENT_ANNOTATION)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from serving import config as C
-from trainer import registry
 
 ROOT = Path(__file__).resolve().parents[3]
 OVERLAYS = ("overlays/dev", "overlays/prod")
@@ -222,52 +221,64 @@ def test_network_policy_check_catches(vm, rendered, breakage, expected):
 
 # ----------------------------------------------------------- TF Serving config
 @pytest.mark.parametrize("overlay", ALL)
-def test_every_registered_gan_is_served_under_the_pushers_root(rendered, overlay):
+def test_tf_serving_reads_the_model_list_the_pipeline_writes(vm, rendered, overlay):
+    """models.config is the file the Pushers rewrite under MODEL_BASE_PATH (only pushed
+    GANs), polled; no ConfigMap holds a fixed list of every GAN, which would keep TF
+    Serving unready while one GAN has no blessed version."""
     objs = rendered(overlay)
-    cm = next(o for o in objs if o["kind"] == "ConfigMap"
-              and o["metadata"]["name"].startswith("tf-serving-config-"))
     paths = next(o for o in objs if o["kind"] == "ConfigMap"
                  and o["metadata"]["name"].startswith("pipeline-paths-"))
-    cfg = C.parse_model_server_config(cm["data"][C.MODELS_CONFIG])
     base = paths["data"]["MODEL_BASE_PATH"]
-    assert [(m.name, m.base_path) for m in cfg.model_config_list.config] == [
-        (g, C.join_base_path(base, g)) for g in registry.GANS]
     assert base == ("gs://tfx-gan-example/serving" if overlay == "overlays/prod" else "/models")
+    flags = vm.flag_values(container(get(objs, "Deployment/tf-serving"), "tf-serving"), objs)
+    assert flags["--model_config_file"] == C.join_base_path(base, C.MODELS_CONFIG)
+    assert flags["--model_config_file_poll_wait_seconds"] == "60"
+    for cm in (o for o in objs if o["kind"] == "ConfigMap"):
+        assert C.MODELS_CONFIG not in (cm.get("data") or {}), cm["metadata"]["name"]
+    # The pipeline Job pushes into the same root.
+    job = vm.flag_values(container(get(objs, "Job/pipeline-run")), objs)
+    assert job["--serving-root"] == base
 
 
-def test_serving_check_catches_a_gan_missing_from_models_config(vm, rendered):
-    objs = rendered("overlays/dev")
-    cm = next(o for o in objs if o["metadata"]["name"].startswith("tf-serving-config-"))
-    gan = next(iter(registry.GANS))
-    cfg = C.parse_model_server_config(cm["data"][C.MODELS_CONFIG])
-    keep = [m for m in cfg.model_config_list.config if m.name != gan]
-    del cfg.model_config_list.config[:]
-    cfg.model_config_list.config.extend(keep)
-    cm["data"][C.MODELS_CONFIG] = C.models_config_text(cfg)
-    assert vm.serving_violations(objs) == [f"models.config does not serve GAN(s) ['{gan}']"]
-
-
-def test_serving_check_catches_base_path_not_matching_pipeline_paths(vm, rendered):
+@pytest.mark.parametrize("breakage, expected", [
+    ("fixed list", "holds a fixed models.config"),
+    ("no poll", "--model_config_file_poll_wait_seconds=0 never re-reads"),
+    ("other file", "--model_config_file='/etc/tf-serving/models.config' is not the pipeline's"),
+])
+def test_serving_check_catches_a_model_list_the_pipeline_does_not_write(vm, rendered, breakage,
+                                                                         expected):
     objs = rendered("overlays/prod")
-    paths = next(o for o in objs if o["metadata"]["name"].startswith("pipeline-paths-"))
-    paths["data"]["MODEL_BASE_PATH"] = "gs://another-bucket/serving"
-    assert len(vm.serving_violations(objs)) == len(registry.GANS)
+    assert vm.serving_violations(objs) == []
+    c = container(get(objs, "Deployment/tf-serving"), "tf-serving")
+    if breakage == "fixed list":
+        cm = next(o for o in objs if o["metadata"]["name"].startswith("tf-serving-config-"))
+        cm["data"][C.MODELS_CONFIG] = C.models_config_text(
+            C.build_model_server_config("gs://tfx-gan-example/serving"))
+    elif breakage == "no poll":
+        c["args"] = [a if not a.startswith("--model_config_file_poll") else
+                     "--model_config_file_poll_wait_seconds=0" for a in c["args"]]
+    else:
+        c["args"] = [a if not a.startswith("--model_config_file=") else
+                     "--model_config_file=/etc/tf-serving/models.config" for a in c["args"]]
+    problems = vm.serving_violations(objs)
+    assert len(problems) == 1 and expected in problems[0], problems
 
 
 def test_committed_serving_configs_match_a_fresh_render(rc):
     assert rc.stale_files() == [], "run: python kubernetes/render_configs.py"
+    for target in rc.TARGETS:
+        assert not (ROOT / "kubernetes" / target.out_dir / C.MODELS_CONFIG).exists()
 
 
 def test_stale_serving_config_is_detected(rc, tmp_path):
     copy = tmp_path / "kubernetes"
     shutil.copytree(ROOT / "kubernetes", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "overlays/prod/object-store.env").write_text(
-        (copy / "overlays/prod/object-store.env").read_text().replace(
-            "gs://tfx-gan-example/serving", "gs://moved/serving"))
-    assert rc.stale_files(copy) == ["overlays/prod/serving-config/models.config"]
+    stale = copy / "overlays/prod/serving-config" / C.BATCHING_PARAMETERS
+    stale.write_text(stale.read_text().replace("num_batch_threads", "# num_batch_threads"))
+    assert rc.stale_files(copy) == [f"overlays/prod/serving-config/{C.BATCHING_PARAMETERS}"]
     rc.render(copy)
     assert rc.stale_files(copy) == []
-    assert "gs://moved/serving/dcgan" in (copy / "overlays/prod/serving-config/models.config").read_text()
+    assert not (copy / "overlays/prod/serving-config" / C.MODELS_CONFIG).exists()
 
 
 def test_render_configs_reads_env_files_like_kustomize(rc, tmp_path):
