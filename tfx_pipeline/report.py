@@ -15,7 +15,6 @@ import html
 import json
 import math
 import os
-import shutil
 
 from trainer import registry
 from trainer.blessing import primary_metrics
@@ -64,9 +63,10 @@ def gan_row(outcome, predictions: dict[str, list[str]] | None) -> GanRow:
     (metric, higher), *_ = primary_metrics(kind)
     data = {}
     if outcome.evaluation:
+        from tfx.dsl.io import fileio   # the pipeline root may be an object store
         path = os.path.join(outcome.evaluation, METRICS_FILE)
-        if os.path.exists(path):
-            with open(path) as fh:
+        if fileio.exists(path):
+            with fileio.open(path) as fh:
                 data = json.load(fh)
     metrics = data.get("metrics") or {}
     names = data.get("baselines") or {}
@@ -121,10 +121,12 @@ def _strongest(r: GanRow) -> tuple[str, float] | None:
 
 
 def _copy(src: str | None, dst: str) -> str | None:
-    if not src or "://" in src or not os.path.exists(src):
+    """Copy ``src`` (a local path or an object-store URI) to the local ``dst``."""
+    from tfx.dsl.io import fileio
+    if not src or not fileio.exists(src):
         return None
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    shutil.copyfile(src, dst)
+    fileio.copy(src, dst, overwrite=True)
     return dst
 
 

@@ -93,7 +93,8 @@ def test_read_records_globs_the_store(store, tmp_path):
         read_records(f"{store}/examples", "train")
 
 
-def test_run_summary_reads_the_store(store):
+def test_run_summary_reads_the_store(store, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("local")
     from tfx_pipeline.cli import build_parser
     from tfx_pipeline.runners.cli import build_config
     from tfx_pipeline.summary import outcomes
@@ -110,3 +111,14 @@ def test_run_summary_reads_the_store(store):
     assert by_gan["dcgan"].blessed is True
     assert by_gan["dcgan"].report == f"{home}/pipeline/GanEvaluator_dcgan/evaluation/12/report.md"
     assert by_gan["vanilla_gan"].blessed is False and by_gan["vanilla_gan"].pushed is None
+
+    # The run report reads the evaluation's metrics and copies its report from the store.
+    from tfx_pipeline.report import _copy, gan_row
+    evaluation = f"{home}/pipeline/GanEvaluator_dcgan/evaluation/12"
+    _write(f"{evaluation}/metrics.json", json.dumps(
+        {"metrics": {"candidate": {"fd_fraction": 0.25}}, "reasons": ["good"]}).encode())
+    row = gan_row(by_gan["dcgan"], None)
+    assert row.generator == 0.25 and row.reasons == ["good"] and row.verdict == "blessed"
+    local = str(tmp_path / "report" / "report.md")
+    assert _copy(f"{evaluation}/report.md", local) == local
+    assert open(local, "rb").read() == b"# dcgan\n"
