@@ -9,8 +9,9 @@ Per GAN::
     CuratedSchemaGen_<gan> -> ExampleValidator_<gan> -> ValidationGate_<gan>
       -> Transform_<gan> -> Trainer_<gan> -> GanEvaluator_<gan> -> Pusher_<gan>
 
-GanEvaluator_<gan> compares the new generator with its trivial baseline and
-with the newest generator already pushed to ``<serving_root>/<gan>/``
+GanEvaluator_<gan> compares the new generator with the strongest simple
+method of its task (non-local means, biharmonic fill, bicubic/Lanczos, the
+real-vs-real floor; docs/EVALUATION.md) and with the newest generator already pushed to ``<serving_root>/<gan>/``
 (docs/EVALUATION.md); the Pusher pushes only what it blessed and then
 rewrites ``<serving_root>/models.config`` to list the GANs that have a pushed
 version (tfx_pipeline.components.pusher). There is no Resolver: the serving
