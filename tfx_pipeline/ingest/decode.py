@@ -320,6 +320,16 @@ def read_dicom(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
             raise BadInput(f"cannot read file: {err.strerror or err}") from None
         except Exception as err:  # truncated or malformed data elements
             raise BadInput(f"cannot read DICOM file: {type(err).__name__}: {err}") from None
+    return decode_dicom_dataset(ds, max_pixels)
+
+
+def decode_dicom_dataset(ds, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
+    """Pixels of one read ``pydicom.Dataset``, stored as :func:`read_dicom` describes.
+
+    The one conversion from DICOM to stored values: ingestion and
+    ``tfxgan predict --dicom`` both use it, so served slices are encoded as
+    the training records were.
+    """
     rows, columns = _dicom_count(ds, "Rows"), _dicom_count(ds, "Columns")
     check_declared_size("DICOM", columns, rows, max_pixels, _dicom_count(ds, "NumberOfFrames", 1))
     slope = _dicom_number(ds, "RescaleSlope", 1.0)
