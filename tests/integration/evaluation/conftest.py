@@ -6,45 +6,11 @@ SavedModels exported with ``trainer.export.export_generator`` carry the real
 serving signatures.
 """
 import os
-import shutil
 
 import numpy as np
 import pytest
 
-
-def write_examples(items, root):
-    """An ImportExampleGen-like folder: <root>/Split-{train,eval}/*.tfrecord."""
-    from tfx_pipeline.ingest.writer import write_span
-    spans = root / "spans"
-    write_span(items, str(spans), progress=False)
-    examples = root / "examples"
-    for split in ("train", "eval"):
-        shutil.copytree(spans / "Span-0" / split, examples / f"Split-{split}")
-    return examples
-
-
-def write_transform_graph(examples, shapes, bit_depth, out):
-    import apache_beam as beam
-    import tensorflow_transform.beam as tft_beam
-    from tfx_bsl.public import tfxio
-
-    from tfx_pipeline.components.schema import curated_schema
-    from trainer.preprocessing import preprocessing_fn
-
-    schema = curated_schema(shapes, bit_depth)
-    source = tfxio.TFExampleRecord(file_pattern=str(examples / "Split-train" / "*"), schema=schema)
-    config = {"shapes": {k: list(v) for k, v in shapes.items()}, "ct_window": [0.0, 2000.0]}
-    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(out) + "_tmp", force_tf_compat_v1=False):
-        raw = p | source.BeamSource()
-        transform_fn = (raw, source.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(
-            lambda inputs: preprocessing_fn(inputs, custom_config=config))
-        _ = transform_fn | tft_beam.WriteTransformFn(str(out))
-    # Raw metadata, as the Transform component writes it (read by raw_feature_spec()).
-    import tensorflow_transform as tft
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
-                               os.path.join(str(out), tft.TFTransformOutput.RAW_METADATA_DIR))
-    return str(out)
+from support.transform_graph import Filter, write_examples, write_transform_graph
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +27,6 @@ def ct(tmp_path_factory):
     transform_dir = write_transform_graph(examples, shapes, 16, root / "transform")
     return {"examples": examples, "transform_dir": transform_dir,
             "tft_output": tft.TFTransformOutput(transform_dir), "hparams": hp}
-
-
-class Filter:
-    """A stand-in generator: ``fn`` applied to the input (Keras-call compatible)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, x, training=False):
-        return self.fn(x)
 
 
 def gaussian_blur(sigma):
