@@ -174,7 +174,8 @@ def _add_client_args(p, signature=True):
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="send images or seeds to a server and write generated PNGs")
+    p = sub.add_parser("predict", help="send images, seeds or a CT DICOM series to a server; "
+                                       "write generated PNGs (or a derived DICOM series)")
     _add_client_args(p)
     p.add_argument("images", nargs="*", help="image files (paired / inpainting GANs)")
     p.add_argument("--masks", nargs="*", default=None, help="mask PNGs (inpainting), one per image")
@@ -185,6 +186,13 @@ def _add_predict(sub):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--output", default="generated", help="directory for the PNG files")
     p.add_argument("--output-key", default=None, help="output tensor to write (default pixels)")
+    p.add_argument("--dicom", metavar="SERIES_DIR",
+                   help="a folder holding one CT DICOM series: denoise every slice (any size; "
+                        "tiled to the model's input) and write a derived DICOM series to "
+                        "--output, which must not exist yet or be empty")
+    p.add_argument("--tile-overlap", type=int, default=None,
+                   help="with --dicom: pixels shared by neighbouring tiles (default: a quarter "
+                        "of the model's input size)")
     p.set_defaults(func=_run_predict)
 
 
@@ -215,6 +223,8 @@ def _report(err) -> int:
 def _run_predict(args) -> int:
     from serving.client import ServingError, predict_to_files
 
+    if args.dicom:
+        return _run_predict_dicom(args)
     try:
         with _client(args) as c:
             paths = predict_to_files(
@@ -222,6 +232,29 @@ def _run_predict(args) -> int:
                 seed=args.seed, kind=args.kind, out_dir=args.output, batch_size=args.batch_size,
                 version=args.version, label=args.label, signature=args.signature,
                 output_key=args.output_key)
+    except (ServingError, ValueError, OSError) as err:
+        return _report(err)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _run_predict_dicom(args) -> int:
+    from serving.client import ServingError
+    from serving.dicom_series import predict_series
+
+    extra = [flag for flag, given in (("image files", args.images), ("--masks", args.masks),
+                                      ("--count", args.count is not None),
+                                      ("--kind", args.kind), ("--signature", args.signature),
+                                      ("--output-key", args.output_key)) if given]
+    if extra:
+        print(f"error: --dicom cannot be combined with {', '.join(extra)}", file=sys.stderr)
+        return 2
+    try:
+        with _client(args) as c:
+            paths = predict_series(c, args.model, args.dicom, args.output, version=args.version,
+                                   label=args.label, batch_size=args.batch_size,
+                                   overlap=args.tile_overlap)
     except (ServingError, ValueError, OSError) as err:
         return _report(err)
     for p in paths:

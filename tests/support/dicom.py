@@ -1,6 +1,7 @@
 """Real multi-slice CT series built from pydicom's bundled test data (test support)."""
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -64,3 +65,47 @@ def write_series(folder, n: int = 4, shape=(160, 200), *, spacing: float = 5.0,
         ds.save_as(str(path), write_like_original=False)
         paths.append(path)
     return paths
+
+
+BAD_SERIES = ("mixed", "mr", "no_slope", "truncated", "mr_truncated", "jpeg_ls", "not_dicom")
+
+
+def bad_series(tmp_path, kind):
+    """A series folder broken in one way; returns (folder, reason, file name in the error)."""
+    import pydicom
+
+    folder = tmp_path / kind
+    paths = write_series(folder, n=3, shape=(32, 32))
+    bad = paths[1]
+    if kind == "mixed":
+        write_series(folder, n=1, shape=(32, 32), names=["other_series.dcm"])
+        return folder, "mixed series, 2 SeriesInstanceUIDs", "other_series.dcm"
+    if kind == "mr":
+        shutil.copy(bundled_file("MR_small.dcm"), folder / "mr.dcm")
+        return folder, "Modality is 'MR'", "mr.dcm"
+    if kind == "no_slope":
+        ds = pydicom.dcmread(str(bad))
+        del ds.RescaleSlope
+        ds.save_as(str(bad))
+        return folder, "RescaleSlope is missing", bad.name
+    if kind == "truncated":
+        data = bad.read_bytes()
+        bad.write_bytes(data[: len(data) - 1000])
+        return folder, "cannot read DICOM pixel data", bad.name
+    if kind == "mr_truncated":
+        shutil.copy(bundled_file("MR_truncated.dcm"), folder / "mr_truncated.dcm")
+        return folder, "Modality is 'MR'", "mr_truncated.dcm"  # refused before its pixels
+    if kind == "jpeg_ls":
+        # A real JPEG-LS encoded slice (no installed pydicom handler decodes JPEG-LS), made CT.
+        ds = pydicom.dcmread(bundled_file("MR_small_jpeg_ls_lossless.dcm"))
+        ref = pydicom.dcmread(str(bad))
+        ds.Modality = "CT"
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.SeriesInstanceUID = ref.SeriesInstanceUID
+        ds.save_as(str(folder / "jpegls.dcm"))
+        return folder, ("compressed transfer syntax JPEG-LS Lossless Image Compression "
+                        "(1.2.840.10008.1.2.4.80) could not be decoded"), "jpegls.dcm"
+    if kind == "not_dicom":
+        (folder / "notes.txt").write_text("not an image")
+        return folder, "not a DICOM file", "notes.txt"
+    raise AssertionError(kind)

@@ -1,14 +1,12 @@
 """serving.dicom_series without a server: reading, tiling/blending, writing."""
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pydicom
 import pytest
 
 from serving import dicom_series as D
-from support.dicom import bundled_file, ct_small, write_series
+from support.dicom import BAD_SERIES, bad_series, ct_small, write_series
 
 
 # --------------------------------------------------------------- reading
@@ -56,48 +54,9 @@ def test_rle_compressed_slices_are_decoded(tmp_path):
         np.testing.assert_array_equal(s.hu, w - 1024.0)
 
 
-def _bad_series(tmp_path, kind):
-    folder = tmp_path / kind
-    paths = write_series(folder, n=3, shape=(32, 32))
-    bad = paths[1]
-    if kind == "mixed":
-        write_series(folder, n=1, shape=(32, 32), names=["other_series.dcm"])
-        return folder, "mixed series, 2 SeriesInstanceUIDs", "other_series.dcm"
-    if kind == "mr":
-        shutil.copy(bundled_file("MR_small.dcm"), folder / "mr.dcm")
-        return folder, "Modality is 'MR'", "mr.dcm"
-    if kind == "no_slope":
-        ds = pydicom.dcmread(str(bad))
-        del ds.RescaleSlope
-        ds.save_as(str(bad))
-        return folder, "RescaleSlope is missing", bad.name
-    if kind == "truncated":
-        data = bad.read_bytes()
-        bad.write_bytes(data[: len(data) - 1000])
-        return folder, "cannot read DICOM pixel data", bad.name
-    if kind == "mr_truncated":
-        shutil.copy(bundled_file("MR_truncated.dcm"), folder / "mr_truncated.dcm")
-        return folder, "Modality is 'MR'", "mr_truncated.dcm"  # refused before its pixels
-    if kind == "jpeg_ls":
-        # A real JPEG-LS encoded slice (no installed pydicom handler decodes JPEG-LS), made CT.
-        ds = pydicom.dcmread(bundled_file("MR_small_jpeg_ls_lossless.dcm"))
-        ref = pydicom.dcmread(str(bad))
-        ds.Modality = "CT"
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.SeriesInstanceUID = ref.SeriesInstanceUID
-        ds.save_as(str(folder / "jpegls.dcm"))
-        return folder, ("compressed transfer syntax JPEG-LS Lossless Image Compression "
-                        "(1.2.840.10008.1.2.4.80) could not be decoded"), "jpegls.dcm"
-    if kind == "not_dicom":
-        (folder / "notes.txt").write_text("not an image")
-        return folder, "not a DICOM file", "notes.txt"
-    raise AssertionError(kind)
-
-
-@pytest.mark.parametrize("kind", ["mixed", "mr", "no_slope", "truncated", "mr_truncated",
-                                  "jpeg_ls", "not_dicom"])
+@pytest.mark.parametrize("kind", BAD_SERIES)
 def test_bad_series_raise_clear_errors_naming_the_file(tmp_path, kind):
-    folder, reason, name = _bad_series(tmp_path, kind)
+    folder, reason, name = bad_series(tmp_path, kind)
     with pytest.raises(D.DicomSeriesError) as err:
         D.read_series(folder)
     assert reason in str(err.value) and name in str(err.value)
