@@ -1,4 +1,4 @@
-"""serving.dicom_series without a server: reading, tiling/blending, writing."""
+"""serving.dicom_series and serving.tiling without a server: reading, tiling/blending, writing."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import pydicom
 import pytest
 
 from serving import dicom_series as D
+from serving import tiling as T
 from support.dicom import BAD_SERIES, bad_series, ct_small, write_series
 
 
@@ -66,17 +67,17 @@ def test_bad_series_raise_clear_errors_naming_the_file(tmp_path, kind):
 @pytest.mark.parametrize("shape", [(160, 200), (40, 50), (64, 64), (64, 130), (30, 300)])
 def test_tiling_an_identity_model_reproduces_the_input_exactly(shape):
     image = np.random.default_rng(0).integers(-1000, 3000, shape).astype(np.float64)
-    out = D.apply_tiled(image, (64, 64), lambda t: t, batch_size=3)
+    out = T.apply_tiled(image, (64, 64), lambda t: t, batch_size=3)
     assert out.shape == image.shape
     np.testing.assert_allclose(out, image, rtol=0, atol=1e-9)
     np.testing.assert_array_equal(np.rint(out), image)
 
 
 def test_tiles_cover_the_image_with_the_requested_overlap():
-    starts = D.tile_starts(200, 64, 16)
+    starts = T.tile_starts(200, 64, 16)
     assert starts[0] == 0 and starts[-1] == 200 - 64
     assert all(b - a <= 64 - 16 for a, b in zip(starts, starts[1:]))
-    weights = D.tile_weights(starts, 64)
+    weights = T.tile_weights(starts, 64)
     total = np.zeros(200)
     for s, w in zip(starts, weights):
         total[s:s + 64] += w
@@ -86,7 +87,7 @@ def test_tiles_cover_the_image_with_the_requested_overlap():
 @pytest.mark.parametrize("shape", [(160, 200), (40, 50)])
 def test_a_constant_phantom_through_a_pointwise_model_stays_constant(shape):
     model = lambda t: np.tanh(t / 500.0) * 700.0 + 13.0  # noqa: E731  pointwise, not identity
-    out = D.apply_tiled(np.full(shape, 37.0), (64, 64), model)
+    out = T.apply_tiled(np.full(shape, 37.0), (64, 64), model)
     want = np.tanh(37.0 / 500.0) * 700.0 + 13.0
     assert np.ptp(out) < 1e-9 and abs(out[0, 0] - want) < 1e-9
 
@@ -94,15 +95,21 @@ def test_a_constant_phantom_through_a_pointwise_model_stays_constant(shape):
 def test_a_pointwise_model_gives_the_whole_image_result():
     image = np.random.default_rng(1).normal(0, 300, (160, 200))
     model = lambda t: np.sign(t) * np.sqrt(np.abs(t))  # noqa: E731
-    np.testing.assert_allclose(D.apply_tiled(image, (64, 48), model, overlap=(20, 10)),
+    np.testing.assert_allclose(T.apply_tiled(image, (64, 48), model, overlap=(20, 10)),
                                model(image), atol=1e-9)
 
 
 def test_tile_arguments_are_checked():
     with pytest.raises(ValueError, match="overlap must be in"):
-        D.tile_starts(100, 64, 64)
-    with pytest.raises(ValueError, match="expected an \\[H, W\\] image"):
-        D.tile_image(np.zeros((4, 4, 1)), (8, 8))
+        T.tile_starts(100, 64, 64)
+    with pytest.raises(ValueError, match="expected an \\[H, W\\] or \\[H, W, C\\] image"):
+        T.tile_image(np.zeros((4, 4, 1, 1)), (8, 8))
+
+
+def test_tiling_keeps_channels_apart():
+    image = np.random.default_rng(2).integers(0, 255, (70, 90, 3)).astype(np.float64)
+    model = lambda t: t * np.array([1.0, 2.0, 3.0])  # noqa: E731  per-channel, pointwise
+    np.testing.assert_allclose(T.apply_tiled(image, (32, 32), model), model(image), atol=1e-9)
 
 
 # ---------------------------------------------------------- model metadata
