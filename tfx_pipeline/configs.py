@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from trainer import features as F
 from trainer import registry
 from trainer.blessing import EvalConfig
+from trainer.features import SPLITS
 
 PIPELINE_NAME = "tfx-gan"
 QUICK, SEED = "quick", "seed"
@@ -36,6 +37,8 @@ class GanRun:
     ct_window: tuple[float, float] = F.DEFAULT_CT_WINDOW  # CT level, width in HU (CT records)
     bit_depth: int = 8                         # stored bit depth the schema requires (16 for CT)
     evaluation: EvalConfig = EvalConfig()      # GanEvaluator thresholds (docs/EVALUATION.md)
+    bulk_infer_split: str | None = None        # after the Pusher: run the pushed generator over
+                                               # this split, PNGs + manifest.json (paired GANs)
 
     def __post_init__(self):
         registry.get(self.gan)  # unknown names fail here, with the list of known ones
@@ -46,6 +49,13 @@ class GanRun:
             raise ValueError(f"GanRun.bit_depth must be 8 or 16, got {self.bit_depth}")
         if self.ct_window[1] <= 0:
             raise ValueError(f"ct_window width must be > 0, got {self.ct_window}")
+        if self.bulk_infer_split is not None:
+            if self.bulk_infer_split not in SPLITS:
+                raise ValueError(f"GanRun.bulk_infer_split must be one of {SPLITS}, got "
+                                 f"{self.bulk_infer_split!r}")
+            if self.spec.kind != registry.PAIRED:
+                raise ValueError(f"bulk inference runs paired GANs over their input images; "
+                                 f"{self.gan} is {self.spec.kind}")
         object.__setattr__(self, "hparams", dict(self.hparams))
         object.__setattr__(self, "ct_window", tuple(float(v) for v in self.ct_window))
 

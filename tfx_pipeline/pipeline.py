@@ -9,14 +9,16 @@ Per GAN::
     CuratedSchemaGen_<gan> -> ExampleValidator_<gan> -> ValidationGate_<gan>
       -> Transform_<gan> -> Trainer_<gan> -> GanEvaluator_<gan> -> Pusher_<gan>
 
+    Pusher_<gan> -> BulkInferrer_<gan>   (when GanRun.bulk_infer_split is set)
+
 GanEvaluator_<gan> compares the new generator with the strongest simple
 method of its task (non-local means, biharmonic fill, bicubic/Lanczos, the
-real-vs-real floor; docs/EVALUATION.md) and with the newest generator already pushed to ``<serving_root>/<gan>/``
-(docs/EVALUATION.md); the Pusher pushes only what it blessed and then
-rewrites ``<serving_root>/models.config`` to list the GANs that have a pushed
-version (tfx_pipeline.components.pusher). There is no Resolver: the serving
-root is the record of what was blessed and shipped, and open-source Kubeflow
-Pipelines cannot run Resolver tasks.
+real-vs-real floor; docs/EVALUATION.md) and with the newest generator already
+pushed to ``<serving_root>/<gan>/``; the Pusher pushes only what it blessed and
+then rewrites ``<serving_root>/models.config`` to list the GANs that have a
+pushed version (tfx_pipeline.components.pusher). There is no Resolver: the
+serving root is the record of what was blessed and shipped, and open-source
+Kubeflow Pipelines cannot run Resolver tasks.
 
 Runners (local, Beam, Kubeflow V2) only resolve flags into a PipelineConfig
 and call this function.
@@ -32,6 +34,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from serving.config import join_base_path
+from tfx_pipeline.components.bulk_inference import GanBulkInferrer
 from tfx_pipeline.components.custom import CuratedSchemaGen, ValidationGate
 from tfx_pipeline.components.evaluator import GanEvaluator
 from tfx_pipeline.components.pusher import ServingPusherExecutor
@@ -148,6 +151,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             custom_executor_spec=executor_spec.ExecutorClassSpec(ServingPusherExecutor),
         ).with_id(f"Pusher_{gan}")
         components += [schema, validator, gate, transform, trainer, evaluator, pusher]
+        if run.bulk_infer_split:
+            components.append(GanBulkInferrer(
+                examples=gen.outputs["examples"], pushed_model=pusher.outputs["pushed_model"],
+                gan=gan, split=run.bulk_infer_split,
+                shapes_json=json.dumps(shapes, sort_keys=True)).with_id(f"BulkInferrer_{gan}"))
 
     metadata = (tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
                 if config.metadata_path else None)

@@ -80,6 +80,9 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
                    choices=("default", "one_device", "mirrored", "multi_worker"))
     p.add_argument("--no-materialize", action="store_true",
                    help="apply the Transform graph inside the Trainer instead of materialising")
+    p.add_argument("--bulk-infer", metavar="GAN=SPLIT", action="append", default=[],
+                   help="after the Pusher, run GAN's pushed generator over SPLIT (train or eval) "
+                        "and write PNGs + manifest.json (paired GANs; repeatable)")
     p.add_argument("--beam-arg", action="append", default=[],
                    help="a Beam pipeline arg, e.g. --beam-arg=--runner=DataflowRunner (repeatable)")
 
@@ -110,10 +113,15 @@ def build_config(args, beam_args=()):
         raise ValueError(f"--hparams value is not JSON: {err}") from None
     data = _pairs(args.data, "--data")
     bits = {g: int(v) for g, v in _pairs(args.bit_depth, "--bit-depth").items()}
+    bulk = _pairs(getattr(args, "bulk_infer", []), "--bulk-infer")
     gans = args.gans or (list(data) if data else None)
     runs = preset_runs(args.preset, _abs(args.data_root), gans, hparams, args.train_steps)
+    missing = sorted(set(bulk) - {r.gan for r in runs})
+    if missing:
+        raise ValueError(f"--bulk-infer names GANs not in the run: {missing}")
     runs = tuple(dataclasses.replace(r, data_root=_abs(data.get(r.gan, r.data_root)),
-                                     bit_depth=bits.get(r.gan, r.bit_depth)) for r in runs)
+                                     bit_depth=bits.get(r.gan, r.bit_depth),
+                                     bulk_infer_split=bulk.get(r.gan)) for r in runs)
     return PipelineConfig(
         pipeline_name=args.pipeline_name,
         pipeline_root=_abs(args.pipeline_root or os.path.join(home, "pipeline")),
