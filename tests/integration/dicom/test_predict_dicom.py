@@ -14,7 +14,7 @@ import pytest
 from serving import cli
 from serving import dicom_series as D
 from support.dicom import BAD_SERIES, bad_series, write_series
-from support.transform_graph import Filter, write_examples, write_transform_graph
+from support.transform_graph import Filter, ct_small_items, write_examples, write_transform_graph
 from trainer import features as F
 
 MODEL = "pix2pix_wgan_gp"
@@ -36,13 +36,12 @@ def expected_hu(hu):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tfx_pipeline.ingest.demo_data import DemoOptions, ct_items
     from trainer import registry
     from trainer.export import export_generator
     import tensorflow_transform as tft
 
     root = tmp_path_factory.mktemp("dicom_model")
-    examples = write_examples(ct_items(DemoOptions(count=6, size=SIZE)), root)
+    examples = write_examples(ct_small_items(6, SIZE), root)
     hp = registry.get(MODEL).hparams(dict(image_size=SIZE, channels=1, base_filters=8))
     shapes = registry.get(MODEL).load().input_shapes(hp)
     transform = write_transform_graph(examples, shapes, 16, root / "transform")
