@@ -184,24 +184,22 @@ def test_a_pipeline_run_writes_generated_images(tmp_path):
     """The smallest real run: pix2pix, 2 steps, blessing thresholds opened so it is pushed."""
     import dataclasses
 
-    from tfx.orchestration import LocalDagRunner
-
     from support.pipeline_run import TINY_HPARAMS
     from tfx_pipeline.configs import PipelineConfig, preset_runs
     from tfx_pipeline.ingest.demo_data import DemoOptions, ct_items
     from tfx_pipeline.ingest.writer import write_span
-    from tfx_pipeline.pipeline import create_pipeline
-    from tfx_pipeline.runners.local import DIRECT_IN_MEMORY
+    from tfx_pipeline.runners import local
     from trainer.blessing import EvalConfig
 
-    write_span(ct_items(DemoOptions(count=12)), str(tmp_path / "data" / "ct"), progress=False)
+    # 22 records: 3 in the eval split (the evaluator needs 2)
+    write_span(ct_items(DemoOptions(count=22)), str(tmp_path / "data" / "ct"), progress=False)
     (run,) = preset_runs("quick", str(tmp_path / "data"), [GAN], {GAN: TINY_HPARAMS[GAN]}, 2)
     run = dataclasses.replace(run, bulk_infer_split="eval", steps_per_epoch=2,
                               evaluation=EvalConfig(min_psnr_gain_db=-100.0, min_ssim_gain=-2.0))
     config = PipelineConfig("bulk", str(tmp_path / "root"), str(tmp_path / "serving"), (run,),
                             metadata_path=str(tmp_path / "m.sqlite"),
-                            beam_pipeline_args=DIRECT_IN_MEMORY)
-    LocalDagRunner().run(create_pipeline(config))
+                            beam_pipeline_args=local.DIRECT_IN_MEMORY)
+    local.run(config)
     (manifest,) = (tmp_path / "root").glob(f"BulkInferrer_{GAN}/generated/*/manifest.json")
     m = json.loads(manifest.read_text())
     assert m["count"] > 0 and "skipped" not in m
