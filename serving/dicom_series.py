@@ -14,7 +14,8 @@ The library behind ``tfxgan predict --dicom SERIES_DIR --output OUT_DIR``:
    that sum to one, so a pointwise model gives the same image as applied to
    the whole slice.
 3. The model is called through the ``serving_tf_example`` signature with
-   tf.Examples built by ingestion's own code (``decode_dicom_dataset`` +
+   tf.Examples in the ingestion contract (``stored_values`` + ``tile_examples``,
+   checked by a test against ingestion's ``decode_dicom_dataset`` and
    ``to_example_bytes``): stored values and Rescale Slope/Intercept travel
    unchanged, so the served Transform graph sees exactly the HU a training
    record of the same slice holds. The ``pixels`` output (uint16, HU + 32768)
@@ -88,23 +89,43 @@ def _transfer_syntax(ds) -> str:
     return f"{uid.name} ({uid})" if uid is not None else "unknown transfer syntax"
 
 
-def _decode(path: Path, ds) -> Slice:
-    from tfx_pipeline.ingest.decode import BadInput, decode_dicom_dataset
+def stored_values(ds) -> tuple[np.ndarray, float, float]:
+    """(stored [H, W] uint16, value_scale, value_offset) of a CT slice, as ingestion stores it.
 
+    Ingestion's ``decode_dicom_dataset`` rule (``serving`` does not import the
+    pipeline package; a test checks the two agree): signed data is shifted by
+    +32768 into uint16 and ``stored * RescaleSlope + offset`` is HU.
+    """
+    raw = ds.pixel_array
+    if raw.ndim != 2:
+        raise ValueError(f"unsupported DICOM pixel layout {raw.shape} (need one 2-D slice; "
+                         "multi-frame and colour DICOM are not supported)")
+    slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
+    if slope == 0:
+        raise ValueError("RescaleSlope is 0 (every pixel would map to the intercept)")
+    if raw.dtype.kind == "i":  # signed: shift into uint16 without loss
+        stored = (raw.astype(np.int32) - int(F.CT_STORAGE_OFFSET)).astype(np.uint16)
+        return stored, slope, intercept + F.CT_STORAGE_OFFSET * slope
+    if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2:
+        return raw.astype(np.uint16), slope, intercept
+    raise ValueError(f"unsupported DICOM pixel type {raw.dtype}")
+
+
+def _decode(path: Path, ds) -> Slice:
+    if int(getattr(ds, "SamplesPerPixel", 1)) != 1:
+        raise DicomSeriesError(f"{path}: SamplesPerPixel {ds.SamplesPerPixel}; a CT slice has 1")
     try:
-        decoded = decode_dicom_dataset(ds)
-    except BadInput as err:
+        stored, scale, offset = stored_values(ds)
+    except Exception as err:  # truncated pixel data, unknown transfer syntax, bad layout
+        reason = f"cannot read DICOM pixel data: {type(err).__name__}: {err}"
         uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         if uid is not None and uid.is_compressed:
             raise DicomSeriesError(
                 f"{path}: compressed transfer syntax {_transfer_syntax(ds)} could not be decoded "
-                f"with pydicom's installed pixel data handlers: {err}") from None
-        raise DicomSeriesError(f"{path}: {err} [transfer syntax {_transfer_syntax(ds)}]") \
+                f"with pydicom's installed pixel data handlers: {reason}") from None
+        raise DicomSeriesError(f"{path}: {reason} [transfer syntax {_transfer_syntax(ds)}]") \
             from None
-    if int(getattr(ds, "SamplesPerPixel", 1)) != 1:
-        raise DicomSeriesError(f"{path}: SamplesPerPixel {ds.SamplesPerPixel}; a CT slice has 1")
-    return Slice(path, ds, decoded.pixels[:, :, 0], float(decoded.value_scale),
-                 float(decoded.value_offset))
+    return Slice(path, ds, stored, scale, offset)
 
 
 def _check_header(path: Path, ds) -> None:
@@ -202,15 +223,36 @@ def served_model(metadata: dict, name: str) -> ServedModel:
 
 
 def tile_examples(tiles: np.ndarray, value_scale: float, value_offset: float) -> np.ndarray:
-    """Stored-value tiles [N, th, tw] uint16 -> serialized tf.Examples [N] (ingestion's format)."""
-    from tfx_pipeline.ingest.decode import Decoded
-    from tfx_pipeline.ingest.records import Record, to_example_bytes
+    """Stored-value tiles [N, th, tw] uint16 -> serialized tf.Examples [N].
+
+    The ingestion contract (:mod:`trainer.features`; byte for byte what
+    ``tfx_pipeline.ingest.records.to_example_bytes`` writes for a CT record of
+    the tile, which a test checks): a lossless 16-bit PNG of the stored
+    values with their rescale, so the served Transform graph computes HU exactly.
+    """
+    import tensorflow as tf
+
+    def b(v):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
+
+    def i(v):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
+
+    def f(v):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
 
     out = []
-    for i, t in enumerate(tiles):
-        d = Decoded(np.ascontiguousarray(t, dtype=np.uint16)[:, :, None],
-                    value_offset=value_offset, value_scale=value_scale, modality=CT_MODALITY)
-        out.append(to_example_bytes(Record(f"tile/{i}", {F.INPUT: d}, modality=CT_MODALITY)))
+    for n, t in enumerate(tiles):
+        t = np.ascontiguousarray(t, dtype=np.uint16)[:, :, None]  # [th, tw, 1]
+        feats = {F.key(F.INPUT, F.ENCODED): b(tf.io.encode_png(t).numpy()),
+                 F.key(F.INPUT, F.HEIGHT): i(t.shape[0]), F.key(F.INPUT, F.WIDTH): i(t.shape[1]),
+                 F.key(F.INPUT, F.CHANNELS): i(1), F.key(F.INPUT, F.BIT_DEPTH): i(16),
+                 F.key(F.INPUT, F.VALUE_OFFSET): f(value_offset),
+                 F.key(F.INPUT, F.VALUE_SCALE): f(value_scale),
+                 F.ID: b(f"tile/{n}".encode("utf-8")), F.LABEL: i(F.NO_LABEL),
+                 F.MODALITY: b(CT_MODALITY.encode("utf-8"))}
+        example = tf.train.Example(features=tf.train.Features(feature=feats))
+        out.append(example.SerializeToString(deterministic=True))
     return np.array(out, dtype=object)
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from serving import cli
 from serving import dicom_series as D
 from support.dicom import BAD_SERIES, bad_series, write_series
 from support.transform_graph import Filter, ct_small_items, write_examples, write_transform_graph
+from tfx_pipeline.cli import main as tfxgan
 from trainer import features as F
 
 MODEL = "pix2pix_wgan_gp"
@@ -72,7 +72,7 @@ def direct(model_dir):
 
 def _predict(server, series, out, *extra, rest=False):
     addr = server.rest_address if rest else server.grpc_address
-    return cli.main(["predict", "--dicom", str(series), "--output", str(out), "--model", MODEL,
+    return tfxgan(["predict", "--dicom", str(series), "--output", str(out), "--model", MODEL,
                      "--server", addr, "--batch-size", "5", *(["--rest"] if rest else []),
                      *extra])
 
@@ -167,10 +167,10 @@ def test_a_server_failure_mid_series_writes_nothing(ct_server, tmp_path):
 
 def test_model_errors_are_reported(ct_server, tmp_path, capsys):
     write_series(tmp_path / "in", n=1, shape=(32, 32))
-    rc = cli.main(["predict", "--dicom", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+    rc = tfxgan(["predict", "--dicom", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
                    "--model", "nope", "--server", ct_server.grpc_address])
     assert rc == 1 and "NOT_FOUND" in capsys.readouterr().err
-    rc = cli.main(["predict", "--dicom", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+    rc = tfxgan(["predict", "--dicom", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
                    "--model", MODEL, "--server", ct_server.grpc_address, "--count", "2"])
     assert rc == 2 and "--dicom cannot be combined with --count" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

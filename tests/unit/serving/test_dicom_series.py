@@ -63,6 +63,30 @@ def test_bad_series_raise_clear_errors_naming_the_file(tmp_path, kind):
     assert reason in str(err.value) and name in str(err.value)
 
 
+# ------------------------------------------------- parity with ingestion
+@pytest.mark.parametrize("variant", ["ct_small", "slope", "unsigned"])
+def test_slices_are_encoded_exactly_as_ingestion_encodes_them(variant):
+    from tfx_pipeline.ingest.decode import Decoded, decode_dicom_dataset
+    from tfx_pipeline.ingest.records import Record, to_example_bytes
+
+    ds = ct_small()
+    if variant == "slope":
+        ds.RescaleSlope, ds.RescaleIntercept = 0.5, -1000.25
+    if variant == "unsigned":
+        arr = (ds.pixel_array.astype(np.int32) + 100).astype(np.uint16)
+        ds.PixelRepresentation, ds.PixelData = 0, arr.tobytes()
+    stored, scale, offset = D.stored_values(ds)
+    want = decode_dicom_dataset(ds)
+    np.testing.assert_array_equal(stored, want.pixels[..., 0])
+    assert (scale, offset) == (want.value_scale, want.value_offset)
+    tiles = np.stack([stored[:64, :64], stored[64:, 64:]])
+    got = D.tile_examples(tiles, scale, offset)
+    for n, t in enumerate(tiles):
+        record = Record(f"tile/{n}", {"input": Decoded(t[:, :, None], offset, scale, "CT")},
+                        modality="CT")
+        assert got[n] == to_example_bytes(record)
+
+
 # ------------------------------------------------------ tiling and blending
 @pytest.mark.parametrize("shape", [(160, 200), (40, 50), (64, 64), (64, 130), (30, 300)])
 def test_tiling_an_identity_model_reproduces_the_input_exactly(shape):
