@@ -110,15 +110,15 @@ def test_model_server_flags_point_at_files(tmp_path):
 
 
 def test_cli_serving_config_auto_labels(tmp_path, capsys):
-    from serving import cli
+    from tfx_pipeline.cli import main as tfxgan
     root = tmp_path / "models"
     _push(root, "dcgan", 1, 2, 5)
-    rc = cli.main(["serving-config", "--out-dir", str(tmp_path / "cfg"), "--model-base-path",
+    rc = tfxgan(["serving-config", "--out-dir", str(tmp_path / "cfg"), "--model-base-path",
                    str(root), "--gans", "dcgan", "--auto-labels"])
     assert rc == 0
     cfg = C.parse_model_server_config(tmp_path / "cfg" / "models.config")
     assert dict(cfg.model_config_list.config[0].version_labels) == {"stable": 2, "canary": 5}
-    rc = cli.main(["serving-config", "--out-dir", str(tmp_path / "x"), "--model-base-path",
+    rc = tfxgan(["serving-config", "--out-dir", str(tmp_path / "x"), "--model-base-path",
                    str(root), "--gans", "dcgan", "--stable", "4"])
     assert rc == 2
     assert "not pushed" in capsys.readouterr().err
