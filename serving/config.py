@@ -103,13 +103,16 @@ def join_base_path(model_base_path: str, name: str) -> str:
 
 
 def pushed_versions(base_path: str | os.PathLike) -> list[int]:
-    """Integer version directories under a local ``base_path``, ascending.
+    """Integer version directories under ``base_path``, ascending.
 
     A version counts once its ``saved_model.pb`` (or ``.pbtxt``) exists,
     as for TF Serving's file-system source. Only folders named with ASCII
     digits whose value fits TF Serving's int64 version numbers count; any other
     folder holding a SavedModel is logged (once per name) and ignored.
+    ``base_path`` is a local folder or an object-store URI (read through tf.io.gfile).
     """
+    if not is_local(os.fspath(base_path)):
+        return _pushed_versions_gfile(os.fspath(base_path).rstrip("/"))
     base = Path(base_path)
     if not base.is_dir():
         return []
@@ -141,6 +144,23 @@ def parse_version_dir(name: str) -> int | None:
         return None
     value = int(name)
     return value if value <= MAX_VERSION else None
+
+
+def _pushed_versions_gfile(base: str) -> list[int]:
+    import tensorflow as tf
+
+    from trainer.filesystems import ensure_filesystem
+    ensure_filesystem(base)
+    if not tf.io.gfile.isdir(base):
+        return []
+    out = []
+    for child in tf.io.gfile.listdir(base):
+        name = child.rstrip("/")
+        version = parse_version_dir(name)
+        if version is not None and any(tf.io.gfile.exists(f"{base}/{name}/{pb}")
+                                       for pb in ("saved_model.pb", "saved_model.pbtxt")):
+            out.append(version)
+    return sorted(out)
 
 
 def _per_gan(value: Versions, gan: str, what: str) -> int | None:

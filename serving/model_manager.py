@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import posixpath
 import re
 import threading
 import time
@@ -94,6 +96,12 @@ def model_configs_from_proto(cfg) -> list[ModelConfig]:
     return out
 
 
+def _join(base: str | os.PathLike, *names: str) -> str:
+    """``base/names...`` for a local path or a URI (``Path`` would turn s3:// into s3:/)."""
+    base = os.fspath(base)
+    return posixpath.join(base, *names) if "://" in base else os.path.join(base, *names)
+
+
 # ---------------------------------------------------------------- a version
 class LoadedVersion:
     """One loaded SavedModel version: its signature defs and callable signatures."""
@@ -103,9 +111,14 @@ class LoadedVersion:
         import tensorflow as tf
         from tensorflow.core.protobuf import saved_model_pb2
 
-        self.name, self.version, self.path = name, int(version), Path(path)
+        from trainer.filesystems import ensure_filesystem
+
+        # A local path or an object-store URI (gs://, s3://): read through tf.io.gfile.
+        self.name, self.version, self.path = name, int(version), os.fspath(path)
+        ensure_filesystem(self.path)
         sm = saved_model_pb2.SavedModel()
-        sm.ParseFromString((self.path / "saved_model.pb").read_bytes())
+        with tf.io.gfile.GFile(_join(self.path, "saved_model.pb"), "rb") as fh:
+            sm.ParseFromString(fh.read())
         graphs = [g for g in sm.meta_graphs if SERVE_TAG in g.meta_info_def.tags]
         if not graphs:
             raise ValueError(f"{self.path}: no MetaGraph tagged {SERVE_TAG!r}")
@@ -114,7 +127,7 @@ class LoadedVersion:
         # The callable ones (TF Serving lists __saved_model_init_op in metadata too).
         self.signature_defs = {k: v for k, v in self.all_signature_defs.items()
                                if not k.startswith("__")}
-        self._loaded = tf.saved_model.load(str(self.path), tags=[SERVE_TAG])
+        self._loaded = tf.saved_model.load(self.path, tags=[SERVE_TAG])
         self._fns = {k: self._loaded.signatures[k] for k in self.signature_defs}
         # One call at a time into each concrete function. Concurrent calls of one function
         # share its kernel objects, and TF 2.16's oneDNN kernels (MklConvOp and its cached
@@ -287,11 +300,11 @@ class LoadedVersion:
 
         from trainer import features as F
 
-        path = self.path / F.WARMUP_FILE
-        if not path.exists():
+        path = _join(self.path, F.WARMUP_FILE)
+        if not tf.io.gfile.exists(path):
             return 0
         n = 0
-        for record in tf.data.TFRecordDataset(str(path)):
+        for record in tf.data.TFRecordDataset(path):
             n += 1
             if n > MAX_WARMUP_RECORDS:
                 raise invalid(f"Number of warmup records exceeds the maximum "
@@ -429,7 +442,7 @@ class ModelManager:
             model.states[version] = _VersionState(LOADING, failures=prev.failures if prev else 0)
         t0 = time.monotonic()
         try:
-            lv = LoadedVersion(cfg.name, version, Path(cfg.base_path) / str(version),
+            lv = LoadedVersion(cfg.name, version, _join(cfg.base_path, str(version)),
                                self._limits)
             if self._make_batcher is not None:
                 lv.enable_batching(self._make_batcher)

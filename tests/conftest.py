@@ -20,3 +20,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import serving  # noqa: E402,F401
 import tfx_pipeline  # noqa: E402,F401
 import trainer  # noqa: E402,F401
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A loopback S3 server (moto) with one bucket, its variables exported for TF and Beam."""
+    from support.s3 import exported, loopback_s3
+    with loopback_s3() as server, exported(server.env):
+        yield server
+
+
+_EXIT_STATUS = 0
+
+
+def pytest_sessionfinish(session, exitstatus):
+    global _EXIT_STATUS
+    _EXIT_STATUS = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    # After the report: a test process that used s3:// through tensorflow-io would
+    # otherwise abort at exit (trainer.filesystems.exit_now_if_plugins_loaded).
+    from trainer.filesystems import exit_now_if_plugins_loaded
+    exit_now_if_plugins_loaded(_EXIT_STATUS)

@@ -61,5 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+def console_main() -> None:
+    """The `tfxgan` executable: main(), then an exit that survives tensorflow-io's."""
+    code = main()
+    from trainer.filesystems import exit_now_if_plugins_loaded
+    exit_now_if_plugins_loaded(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -117,6 +117,9 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     import tensorflow_transform as tft
+    from trainer.filesystems import ensure_filesystem
+    ensure_filesystem(fn_args.transform_output, fn_args.model_run_dir, fn_args.serving_model_dir,
+                      *fn_args.train_files, *fn_args.eval_files)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_and_export(fn_args.custom_config, train_files=fn_args.train_files,
                      eval_files=fn_args.eval_files, data_accessor=fn_args.data_accessor,

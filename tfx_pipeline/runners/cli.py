@@ -106,6 +106,7 @@ def _abs(path: str) -> str:
 def build_config(args, beam_args=()):
     import dataclasses
     from tfx_pipeline.configs import PipelineConfig, preset_runs
+    from trainer.filesystems import beam_s3_args, ensure_filesystem
     home = _abs(args.home)
     try:
         hparams = {g: json.loads(v) for g, v in _pairs(args.hparams, "--hparams").items()}
@@ -122,16 +123,22 @@ def build_config(args, beam_args=()):
     runs = tuple(dataclasses.replace(r, data_root=_abs(data.get(r.gan, r.data_root)),
                                      bit_depth=bits.get(r.gan, r.bit_depth),
                                      bulk_infer_split=bulk.get(r.gan)) for r in runs)
+    pipeline_root = _abs(args.pipeline_root or os.path.join(home, "pipeline"))
+    serving_root = _abs(args.serving_root or os.path.join(home, "serving"))
+    # s3:// needs tensorflow-io in this process and Beam's S3 options (trainer/filesystems.py).
+    uris = (pipeline_root, serving_root, *(r.data_root for r in runs))
+    ensure_filesystem(*uris)
+    beam = tuple(beam_args) + tuple(args.beam_arg)
     return PipelineConfig(
         pipeline_name=args.pipeline_name,
-        pipeline_root=_abs(args.pipeline_root or os.path.join(home, "pipeline")),
-        serving_root=_abs(args.serving_root or os.path.join(home, "serving")),
+        pipeline_root=pipeline_root,
+        serving_root=serving_root,
         metadata_path=_abs(args.metadata or os.path.join(home, "metadata.sqlite")),
         runs=runs,
         strategy=args.strategy,
         materialize=not args.no_materialize,
         enable_cache=not getattr(args, "no_cache", False),
-        beam_pipeline_args=tuple(beam_args) + tuple(args.beam_arg),
+        beam_pipeline_args=beam + beam_s3_args(uris, beam),
     )
 
 

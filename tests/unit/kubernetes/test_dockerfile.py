@@ -113,7 +113,7 @@ def test_runs_as_the_numeric_user_of_the_pipeline_pods(vm, rendered):
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) > 0 and gid.isdigit()
     assert instructions("ENTRYPOINT") == ['["tfxgan"]']
-    assert "tfxgan=tfx_pipeline.cli:main" in (ROOT / "setup.py").read_text()
+    assert "tfxgan=tfx_pipeline.cli:console_main" in (ROOT / "setup.py").read_text()
     for overlay in ("overlays/dev", "overlays/prod"):
         for obj in rendered(overlay):
             template = vm.pod_template(obj)
