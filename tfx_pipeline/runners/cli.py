@@ -67,6 +67,9 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
                    help="train GAN on the ingested folder DIR instead (repeatable)")
     p.add_argument("--hparams", metavar="GAN=JSON", action="append", default=[],
                    help='hyper-parameter overrides, e.g. pix2pix_wgan_gp=\'{"batch_size": 4}\'')
+    p.add_argument("--evaluation", metavar="GAN=JSON", action="append", default=[],
+                   help="GanEvaluator threshold overrides (trainer/blessing.py EvalConfig), "
+                        "e.g. dcgan='{\"max_fd_fraction\": 0.5}'")
     p.add_argument("--train-steps", type=int, help="training steps per GAN (default: preset)")
     p.add_argument("--bit-depth", metavar="GAN=BITS", action="append", default=[],
                    help="stored bit depth the schema requires for GAN's data (8 or 16)")
@@ -106,12 +109,17 @@ def _abs(path: str) -> str:
 def build_config(args, beam_args=()):
     import dataclasses
     from tfx_pipeline.configs import PipelineConfig, preset_runs
+    from trainer.blessing import EvalConfig
     from trainer.filesystems import beam_s3_args, ensure_filesystem
     home = _abs(args.home)
     try:
         hparams = {g: json.loads(v) for g, v in _pairs(args.hparams, "--hparams").items()}
     except json.JSONDecodeError as err:
         raise ValueError(f"--hparams value is not JSON: {err}") from None
+    try:
+        evaluation = {g: json.loads(v) for g, v in _pairs(args.evaluation, "--evaluation").items()}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--evaluation value is not JSON: {err}") from None
     data = _pairs(args.data, "--data")
     bits = {g: int(v) for g, v in _pairs(args.bit_depth, "--bit-depth").items()}
     bulk = _pairs(getattr(args, "bulk_infer", []), "--bulk-infer")
@@ -120,9 +128,11 @@ def build_config(args, beam_args=()):
     missing = sorted(set(bulk) - {r.gan for r in runs})
     if missing:
         raise ValueError(f"--bulk-infer names GANs not in the run: {missing}")
-    runs = tuple(dataclasses.replace(r, data_root=_abs(data.get(r.gan, r.data_root)),
-                                     bit_depth=bits.get(r.gan, r.bit_depth),
-                                     bulk_infer_split=bulk.get(r.gan)) for r in runs)
+    runs = tuple(dataclasses.replace(
+        r, data_root=_abs(data.get(r.gan, r.data_root)), bit_depth=bits.get(r.gan, r.bit_depth),
+        bulk_infer_split=bulk.get(r.gan),
+        evaluation=EvalConfig.from_dict(evaluation[r.gan]) if r.gan in evaluation else r.evaluation)
+        for r in runs)
     pipeline_root = _abs(args.pipeline_root or os.path.join(home, "pipeline"))
     serving_root = _abs(args.serving_root or os.path.join(home, "serving"))
     # s3:// needs tensorflow-io in this process and Beam's S3 options (trainer/filesystems.py).
