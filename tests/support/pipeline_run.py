@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def tiny_hparams(gan: str) -> dict:
     """Overrides of the quick preset for pipeline tests: the tiny preset's batch
     size, halved for image-to-image GANs (the e2e run checks wiring, not quality)."""
@@ -16,17 +19,20 @@ def tiny_hparams(gan: str) -> dict:
     return {"batch_size": batch if spec.kind == registry.UNCONDITIONAL else max(1, batch // 2)}
 
 
-def tfxgan(*args, timeout=1500, check=True) -> subprocess.CompletedProcess:
+def tfxgan(*args, timeout=1500, check=True, cwd=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if cwd is not None:  # `python -m` then needs the project on the path explicitly
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-m", "tfx_pipeline.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout, env=env, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"tfxgan {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
 
 
-def run_pipeline(home, data_root, gans, train_steps=2, hparams=None, extra=()) -> tuple[subprocess.CompletedProcess, float]:
+def run_pipeline(home, data_root, gans, train_steps=2, hparams=None, extra=(),
+                 cwd=None) -> tuple[subprocess.CompletedProcess, float]:
     hp = {gan: tiny_hparams(gan) for gan in gans}
     for gan, over in (hparams or {}).items():
         hp[gan] = {**hp.get(gan, {}), **over}
@@ -35,7 +41,7 @@ def run_pipeline(home, data_root, gans, train_steps=2, hparams=None, extra=()) -
     for gan in gans:
         args += ["--hparams", f"{gan}={json.dumps(hp[gan])}"]
     start = time.monotonic()
-    proc = tfxgan(*args)
+    proc = tfxgan(*args, cwd=cwd)
     return proc, time.monotonic() - start
 
 

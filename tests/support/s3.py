@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,11 +31,13 @@ class LoopbackS3:
     def uri(self, *parts: str) -> str:
         return "/".join([f"s3://{self.bucket}", *parts])
 
-    def client(self):
+    def client(self, config=None):
+        """A boto3 S3 client of this server (``config``: a botocore Config)."""
         import boto3
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
+                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+                            config=config)
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every object key under ``prefix`` (paginated)."""
@@ -58,12 +61,13 @@ def _moto_server_command(port: int) -> list[str]:
     return [exe, "-H", "127.0.0.1", "-p", str(port)]
 
 
-def _wait_until_up(proc: subprocess.Popen, endpoint: str, timeout: float) -> None:
+def _wait_until_up(proc: subprocess.Popen, endpoint: str, timeout: float, log) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            log.seek(0)
             raise RuntimeError(f"moto_server exited with {proc.returncode}: "
-                               f"{proc.stderr.read().decode(errors='replace')[-2000:]}")
+                               f"{log.read().decode(errors='replace')[-2000:]}")
         try:
             with urllib.request.urlopen(endpoint + "/moto-api/", timeout=1):
                 return
@@ -77,10 +81,12 @@ def loopback_s3(bucket: str = "tfx-gan-test", timeout: float = STARTUP_TIMEOUT_S
     """Yield a LoopbackS3 with ``bucket`` created; kill the server afterwards."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(_moto_server_command(port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    # The server logs every request: to a file, never a pipe nobody drains (a full
+    # pipe blocks the server's logging thread, and with it every request).
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(_moto_server_command(port), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_up(proc, endpoint, timeout)
+        _wait_until_up(proc, endpoint, timeout, log)
         env = {
             "S3_ENDPOINT": endpoint,         # tensorflow-io; tfxgan derives Beam's option from it
             "S3_USE_HTTPS": "0",
@@ -95,8 +101,7 @@ def loopback_s3(bucket: str = "tfx-gan-test", timeout: float = STARTUP_TIMEOUT_S
     finally:
         proc.kill()
         proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 @contextlib.contextmanager

@@ -23,6 +23,15 @@ def test_server_is_up_with_its_bucket_and_killed_on_exit():
         urllib.request.urlopen(endpoint + "/moto-api/", timeout=2)
 
 
+def test_server_keeps_answering_after_more_log_than_a_pipe_holds():
+    # moto logs one line (~100 bytes) per request; 64 KiB of unread pipe once hung it
+    from botocore.config import Config
+    with loopback_s3(bucket="many-requests") as server:
+        client = server.client(Config(read_timeout=10, retries={"max_attempts": 1}))
+        for _ in range(1000):
+            client.head_bucket(Bucket="many-requests")
+
+
 def test_gfile_and_tfrecords_on_s3(s3, tmp_path, monkeypatch):
     import tensorflow as tf
     monkeypatch.chdir(tmp_path)
