@@ -18,7 +18,8 @@ import pytest
 
 from support.pipeline_run import TINY_HPARAMS, node_states, tfxgan
 
-pytestmark = pytest.mark.tfx
+# Beam in multi-processing mode, as in prod: 4-5 CPU minutes (12 min wall on 2 busy cores).
+pytestmark = [pytest.mark.tfx, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 GAN = "dcgan"
 
