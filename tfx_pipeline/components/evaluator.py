@@ -135,7 +135,8 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     from trainer import evaluation as E
     from trainer import registry
     from trainer.filesystems import ensure_filesystem
-    ensure_filesystem(examples.uri, model.uri, transform_graph.uri, evaluation.uri, blessing.uri)
+    ensure_filesystem(examples.uri, model.uri, transform_graph.uri, evaluation.uri, blessing.uri,
+                      pushed_model_base or None)
     config = EvalConfig.from_json(eval_config)
     info = json.loads(run_info or "{}")
     spec = registry.get(gan)
