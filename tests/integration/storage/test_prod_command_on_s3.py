@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.pipeline_run import TINY_HPARAMS, node_states, tfxgan
+from support.pipeline_run import node_states, tfxgan, tiny_hparams
 
 # Beam in multi-processing mode, as in prod: 4-5 CPU minutes (12 min wall on 2 busy cores).
 pytestmark = [pytest.mark.tfx, pytest.mark.slow]
@@ -77,7 +77,7 @@ def test_prod_job_command_runs_on_the_object_store(s3, tmp_path):
             client.upload_file(os.path.join(dirpath, name), s3.bucket,
                                f"prod/data/{rel.replace(os.sep, '/')}")
     extra = ["--gans", GAN, "--train-steps", "2",
-             "--hparams", f"{GAN}={json.dumps(TINY_HPARAMS[GAN])}",
+             "--hparams", f"{GAN}={json.dumps(tiny_hparams(GAN))}",
              "--evaluation", f"{GAN}={json.dumps({'max_fd_fraction': 1e9})}"]
     workdir = tmp_path / "cwd"
     workdir.mkdir()
