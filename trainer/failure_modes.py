@@ -310,7 +310,9 @@ class TrainingHealth(keras.callbacks.Callback):
         for f in self.findings:
             if f.detected:
                 log.warning("epoch %d: %s", epoch + 1, f.message)
-        os.makedirs(self.log_dir, exist_ok=True)
-        with open(os.path.join(self.log_dir, HEALTH_FILE), "w") as fh:
-            json.dump({"steps": len(self.history.get("d_loss", ())), "epoch": epoch + 1,
-                       "findings": [f.to_json() for f in self.findings]}, fh, indent=2)
+        # log_dir is the Trainer's model_run folder: an object-store URI when the
+        # pipeline root is one, so through tf.io.gfile (os/open made a local ./s3:/).
+        tf.io.gfile.makedirs(self.log_dir)
+        with tf.io.gfile.GFile(os.path.join(self.log_dir, HEALTH_FILE), "w") as fh:
+            fh.write(json.dumps({"steps": len(self.history.get("d_loss", ())), "epoch": epoch + 1,
+                                 "findings": [f.to_json() for f in self.findings]}, indent=2))
