@@ -18,7 +18,7 @@ import pytest
 
 from support.pipeline_run import PASS_ANY, node_states, tfxgan, tiny_hparams
 
-# Beam in multi-processing mode, as in prod: 4-5 CPU minutes (12 min wall on 2 busy cores).
+# Beam in multi-processing mode, as in prod: 4-5 CPU minutes (4-12 min wall on 2 shared cores).
 pytestmark = [pytest.mark.tfx, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 GAN = "dcgan"
