@@ -232,14 +232,7 @@ def tile_examples(tiles: np.ndarray, value_scale: float, value_offset: float) ->
     """
     import tensorflow as tf
 
-    def b(v):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
-
-    def i(v):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
-
-    def f(v):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
+    b, i, f = F.bytes_feature, F.int64_feature, F.float_feature
 
     out = []
     for n, t in enumerate(tiles):

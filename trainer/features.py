@@ -104,3 +104,21 @@ IN_EXAMPLES = "examples"  # [B] string: serialized tf.Example
 OUT_GENERATED = "generated"   # [B, H, W, C] float32 in [-1, 1]
 OUT_PIXELS = "pixels"         # [B, H, W, C] uint8 / uint16 in the input's range
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+
+
+# ---------------------------------------------------- tf.train.Feature builders
+# Shared by ingestion (tfx_pipeline/ingest/records.py) and serving's DICOM path
+# (serving/dicom_series.py), which must write byte-identical records.
+def bytes_feature(value: bytes):
+    import tensorflow as tf
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def int64_feature(value: int):
+    import tensorflow as tf
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def float_feature(value: float):
+    import tensorflow as tf
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))

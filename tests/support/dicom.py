@@ -109,3 +109,19 @@ def bad_series(tmp_path, kind):
         (folder / "notes.txt").write_text("not an image")
         return folder, "not a DICOM file", "notes.txt"
     raise AssertionError(kind)
+
+
+# The pointwise stand-in CT generator of the DICOM and bulk-inference tests.
+STANDIN_WINDOW = (0.0, 2000.0)
+
+
+def pointwise(x):
+    """The stand-in generator, on [-1, 1]."""
+    return 0.8 * x + 0.1
+
+
+def expected_hu(hu, window=STANDIN_WINDOW):
+    """The stand-in's output in HU through the CT window, computed without TensorFlow."""
+    level, width = window
+    x = np.clip((hu - (level - width / 2)) / width, 0, 1) * 2 - 1
+    return (pointwise(x) + 1) / 2 * width + (level - width / 2)

@@ -51,14 +51,7 @@ def to_example_bytes(record: Record) -> bytes:
     """
     import tensorflow as tf
 
-    def b(v):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
-
-    def i(v):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
-
-    def f(v):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
+    b, i, f = F.bytes_feature, F.int64_feature, F.float_feature
 
     feats = {}
     encoded_bytes = 0

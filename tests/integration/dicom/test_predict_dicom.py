@@ -12,7 +12,8 @@ import pydicom
 import pytest
 
 from serving import dicom_series as D
-from support.dicom import BAD_SERIES, bad_series, write_series
+from support.dicom import (BAD_SERIES, STANDIN_WINDOW, bad_series, expected_hu, pointwise,
+                           write_series)
 from support.transform_graph import Filter, ct_small_items, write_examples, write_transform_graph
 from tfx_pipeline.cli import main as tfxgan
 from trainer import features as F
@@ -20,18 +21,7 @@ from trainer import features as F
 MODEL = "pix2pix_wgan_gp"
 VERSION = 3
 SIZE = 64
-WINDOW = (0.0, 2000.0)
-
-
-def pointwise(x):  # the stand-in generator, on [-1, 1]
-    return 0.8 * x + 0.1
-
-
-def expected_hu(hu):
-    """The stand-in's output in HU, computed without TensorFlow."""
-    level, width = WINDOW
-    x = np.clip((hu - (level - width / 2)) / width, 0, 1) * 2 - 1
-    return (pointwise(x) + 1) / 2 * width + (level - width / 2)
+WINDOW = STANDIN_WINDOW
 
 
 @pytest.fixture(scope="module")

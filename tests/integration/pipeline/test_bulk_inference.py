@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from support.dicom import STANDIN_WINDOW, expected_hu, pointwise
 from support.transform_graph import Filter, ct_small_items, write_examples, write_transform_graph
 from trainer import features as F
 
@@ -14,17 +15,7 @@ pytestmark = pytest.mark.tfx
 
 GAN = "pix2pix_wgan_gp"
 SIZE = 64
-WINDOW = (0.0, 2000.0)
-
-
-def pointwise(x):
-    return 0.8 * x + 0.1
-
-
-def expected_hu(hu):
-    level, width = WINDOW
-    x = np.clip((hu - (level - width / 2)) / width, 0, 1) * 2 - 1
-    return (pointwise(x) + 1) / 2 * width + (level - width / 2)
+WINDOW = STANDIN_WINDOW
 
 
 @pytest.fixture(scope="module")
