@@ -91,8 +91,10 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_losses(losses: dict, limit: int = 4) -> str:
-    items = list(losses.items())[:limit]
-    return " ".join(f"{k}={v:.3g}" for k, v in items)
+    """The first ``limit`` losses, the two players' totals (d_loss, g_loss) first."""
+    first = [k for k in ("d_loss", "g_loss") if k in losses]
+    keys = first + [k for k in losses if k not in first]
+    return " ".join(f"{k}={losses[k]:.3g}" for k in keys[:limit])
 
 
 def training_line(t: TrainingState) -> str:

@@ -182,3 +182,8 @@ def test_absl_info_survives_tensorflows_verbosity_round_trip():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, cwd=os.path.dirname(P.__file__) + "/../..")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_losses_show_the_players_totals_first():
+    losses = {"adv_loss": 1.39, "content_loss": 0.0, "d_loss": 1.38, "g_loss": 0.226, "hole_loss": 2.0}
+    assert P.format_losses(losses) == "d_loss=1.38 g_loss=0.226 adv_loss=1.39 content_loss=0"
