@@ -25,6 +25,7 @@ METRICS_FILE = "metrics.json"          # trainer.evaluation.METRICS_FILE (not im
 REPORT_HTML = "report.html"            # trainer.evaluation.REPORT_HTML
 PANELS_PNG = "panels.png"              # trainer.evaluation.PANELS_PNG
 CANDIDATE, TRIVIAL, LATEST = "candidate", "trivial_baseline", "latest_blessed"
+BASELINES = "baselines"                # metrics.json: every baseline the gate compared with
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,7 @@ class GanRow:
     pushed: str | None
     served: list[str]                   # prediction files written by the demo
     evaluation: str | None
+    gain: dict | None = None            # paired gain over the strongest baseline, with its CI
 
     @property
     def pushed_version(self) -> str | None:
@@ -71,11 +73,15 @@ def gan_row(outcome, predictions: dict[str, list[str]] | None) -> GanRow:
     metrics = data.get("metrics") or {}
     names = data.get("baselines") or {}
     baselines: dict[str, float | None] = {}
-    if metric != "fd_fraction" and metrics.get(TRIVIAL):
+    if metrics.get(BASELINES):          # every simple method the gate compared with
+        for name, values in sorted(metrics[BASELINES].items()):
+            if isinstance(values, dict):
+                baselines[name] = _number(values.get(metric))
+    elif metric != "fd_fraction" and metrics.get(TRIVIAL):
         baselines[names.get(TRIVIAL) or TRIVIAL] = _number(metrics[TRIVIAL].get(metric))
     for name, values in sorted((metrics.get("references") or {}).items()):
         if isinstance(values, dict) and metric in values:
-            baselines[name] = _number(values.get(metric))
+            baselines.setdefault(name, _number(values.get(metric)))
     if metrics.get(LATEST):
         baselines["latest blessed generator"] = _number(metrics[LATEST].get(metric))
     if metric == "fd_fraction":
@@ -92,7 +98,8 @@ def gan_row(outcome, predictions: dict[str, list[str]] | None) -> GanRow:
         verdict = "not evaluated"
     return GanRow(outcome.gan, metric, higher, generator, baselines, verdict,
                   list(data.get("reasons") or []), outcome.pushed,
-                  list((predictions or {}).get(outcome.gan, [])), outcome.evaluation)
+                  list((predictions or {}).get(outcome.gan, [])), outcome.evaluation,
+                  data.get("gain") or None)
 
 
 def terminal_table(rows: list[GanRow]) -> list[str]:
@@ -120,6 +127,15 @@ def _strongest(r: GanRow) -> tuple[str, float] | None:
     return max(values, key=lambda kv: kv[1]) if r.higher_is_better else min(values, key=lambda kv: kv[1])
 
 
+def _gain_text(gain: dict) -> str:
+    """``+0.34 [+0.25, +0.43] vs lanczos3``."""
+    try:
+        return (f"{float(gain['mean']):+.3g} [{float(gain['low']):+.3g}, {float(gain['high']):+.3g}] "
+                f"vs {gain.get('baseline', '?')}")
+    except (KeyError, TypeError, ValueError):
+        return "n/a"
+
+
 def _copy(src: str | None, dst: str) -> str | None:
     """Copy ``src`` (a local path or an object-store URI) to the local ``dst``."""
     from tfx.dsl.io import fileio
@@ -145,7 +161,8 @@ def render_html(rows: list[GanRow], *, title: str, pipeline_root: str,
          f"<p>Training curves and image panels: <code>tfxgan tensorboard --logdir "
          f"{esc(pipeline_root)}</code></p>",
          "<table id='summary'><tr><th>GAN</th><th>primary metric</th><th>generator</th>"
-         "<th>baselines</th><th>verdict</th><th>pushed</th><th>served</th></tr>"]
+         "<th>baselines</th><th>gain over the strongest (95% CI)</th><th>verdict</th>"
+         "<th>pushed</th><th>served</th></tr>"]
     for r in rows:
         arrow = "higher is better" if r.higher_is_better else "lower is better"
         base = "<br>".join(f"{esc(k)}: {_fmt(v)}" for k, v in r.baselines.items()) or "n/a"
@@ -154,9 +171,10 @@ def render_html(rows: list[GanRow], *, title: str, pipeline_root: str,
         pushed = (f"version {esc(r.pushed_version)}<br><code>{esc(r.pushed)}</code>"
                   if r.pushed else "not pushed")
         served = f"yes ({len(r.served)} predictions)" if r.served else "no"
+        gain = esc(_gain_text(r.gain)) if r.gain else "n/a"
         p.append(f"<tr><td><a href='#{esc(r.gan)}'>{esc(r.gan)}</a></td>"
                  f"<td>{esc(r.metric or '')} ({arrow})</td><td>{_fmt(r.generator)}</td>"
-                 f"<td>{base}</td><td style='color:{colours.get(r.verdict, '#555')}'>"
+                 f"<td>{base}</td><td>{gain}</td><td style='color:{colours.get(r.verdict, '#555')}'>"
                  f"<b>{esc(r.verdict)}</b>{why}</td><td>{pushed}</td><td>{served}</td></tr>")
     p.append("</table>")
     for r in rows:

@@ -34,3 +34,30 @@ def test_strongest_baseline_follows_the_metric_direction():
     assert R._strongest(row) == ("nlm", 31.0)
     row = R.GanRow("x", "fd", False, 3.0, {"a": 2.0, "b": 5.0}, "blessed", [], None, [], None)
     assert R._strongest(row) == ("a", 2.0)
+
+
+def test_report_uses_every_gate_baseline_and_the_gain(tmp_path):
+    """metrics.json of the strong-baseline gate: the table names the strongest
+    method (not the trivial one) and the page shows the gain with its interval."""
+    import json
+    import types
+    ev = tmp_path / "pipeline" / "GanEvaluator_pix2pix_wgan_gp" / "evaluation" / "3"
+    ev.mkdir(parents=True)
+    (ev / "metrics.json").write_text(json.dumps({
+        "reasons": ["psnr gain over the strongest baseline nlm_denoise ... FAILED"],
+        "metrics": {"candidate": {"psnr": 32.33}, "trivial_baseline": {"psnr": 30.97},
+                    "baselines": {"low_dose_input": {"psnr": 30.97}, "nlm_denoise": {"psnr": 36.67}},
+                    "latest_blessed": None, "references": {}},
+        "baselines": {"trivial_baseline": "the degraded input itself (low-dose CT)"},
+        "gain": {"baseline": "nlm_denoise", "mean": -4.34, "low": -5.73, "high": -2.97}}))
+    bl = tmp_path / "pipeline" / "GanEvaluator_pix2pix_wgan_gp" / "blessing" / "3"
+    bl.mkdir(parents=True)
+    (bl / "NOT_BLESSED").write_text("")
+    config = types.SimpleNamespace(runs=(types.SimpleNamespace(gan="pix2pix_wgan_gp"),),
+                                   pipeline_root=str(tmp_path / "pipeline"),
+                                   serving_root=str(tmp_path / "serving"))
+    lines = []
+    page = open(R.write_run_report(config, str(tmp_path / "home"), None, out=lines.append)).read()
+    assert re.search(r"pix2pix_wgan_gp\s+psnr ↑\s+32\.33\s+nlm_denoise 36\.67\s+not blessed", "\n".join(lines))
+    assert "low_dose_input: 30.97" in page and "nlm_denoise: 36.67" in page
+    assert "-4.34 [-5.73, -2.97] vs nlm_denoise" in page
