@@ -62,6 +62,17 @@ class UnconditionalGan(GanModel):
             lambda g: tf.random.stateless_normal([g, self.hparams.latent_dim], seed=seed),
             local_batch)
 
+    # The game's losses (per example [B]) and how a discriminator output is shown
+    # as a "probability real"; a variant of the game (e.g. least squares) overrides these.
+    def discriminator_loss(self, real_logits, fake_logits):
+        return losses.minimax_discriminator_loss(real_logits, fake_logits, self.real_label)
+
+    def generator_loss(self, fake_logits):
+        return losses.minimax_generator_loss(fake_logits)
+
+    def reported_score(self, logits):
+        return tf.sigmoid(tf.reshape(logits, [-1]))
+
     def generator_inputs(self, batch):
         n = tf.shape(batch[F.IMAGE])[0]
         return noise_from_seeds(tf.range(n, dtype=tf.int64), self.hparams.latent_dim)
@@ -77,18 +88,18 @@ class UnconditionalGan(GanModel):
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits, self.real_label)
+            d_loss = self.discriminator_loss(real_logits, fake_logits)
             d_scaled = distribute.global_batch_mean(d_loss)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
 
         with tf.GradientTape() as tape:
             fake = self.generator(self.noise(local_batch, salt=1), training=True)
             g_logits = self.discriminator(fake, training=True)
-            g_loss = losses.minimax_generator_loss(g_logits)
+            g_loss = self.generator_loss(g_logits)
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
         return self.record({
             "d_loss": d_loss, "g_loss": g_loss,
-            "d_real": tf.sigmoid(tf.reshape(real_logits, [-1])),
-            "d_fake": tf.sigmoid(tf.reshape(fake_logits, [-1])),
+            "d_real": self.reported_score(real_logits),
+            "d_fake": self.reported_score(fake_logits),
         })

@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 
 from support.lsgan.networks import lsgan_discriminator, lsgan_generator
-from trainer import distribute, features as F
 from trainer.gans.base import check_fields
 from trainer.gans.unconditional import UnconditionalGan, input_shapes, noise_from_seeds
 from trainer.registry import Presets
@@ -51,26 +50,16 @@ def least_squares(scores, target: float):
 
 
 class LsGan(UnconditionalGan):
-    def train_step(self, data):
-        # 1. Real images [B, S, S, C]; fake images from this step's noise.
-        # 2. Critic: real scores towards 1, fake towards 0; update D.
-        # 3. Generator on fresh noise: fake scores towards 1; update G.
-        real = self.unpack(data)[F.IMAGE]
-        local_batch = tf.shape(real)[0]
-        fake = self.generator(self.noise(local_batch, salt=0), training=True)
-        with tf.GradientTape() as tape:
-            real_s = self.discriminator(real, training=True)
-            fake_s = self.discriminator(fake, training=True)
-            d_loss = least_squares(real_s, self.real_label) + least_squares(fake_s, 0.0)
-            d_scaled = distribute.global_batch_mean(d_loss)
-        self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
-        with tf.GradientTape() as tape:
-            fake = self.generator(self.noise(local_batch, salt=1), training=True)
-            g_loss = least_squares(self.discriminator(fake, training=True), self.real_label)
-            g_scaled = distribute.global_batch_mean(g_loss)
-        self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
-        return self.record({"d_loss": d_loss, "g_loss": g_loss,
-                            "d_real": tf.reshape(real_s, [-1]), "d_fake": tf.reshape(fake_s, [-1])})
+    """The unconditional game with least-squares losses; scores are reported raw."""
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return least_squares(real_scores, self.real_label) + least_squares(fake_scores, 0.0)
+
+    def generator_loss(self, fake_scores):
+        return least_squares(fake_scores, self.real_label)
+
+    def reported_score(self, scores):
+        return tf.reshape(scores, [-1])
 
 
 def build(hparams: HParams | None = None) -> LsGan:
