@@ -143,3 +143,51 @@ class TrainingProgress(keras.callbacks.Callback):
                 continue
         emit("train", gan=self.name, step=step, steps=self.total_steps, steps_per_s=rate,
              losses=losses)
+
+
+class GeneratorEMA(keras.callbacks.Callback):
+    """Keeps an exponential moving average of the generator's weights and
+    leaves the generator holding the average when training ends, so the
+    average is what is evaluated and exported (Karras et al. 2018, "Progressive
+    Growing of GANs", section 4; Yazıcı et al. 2019, "The Unusual Effectiveness
+    of Averaging in GAN Training").
+
+    After every step ``s <- d·s + (1 - d)·w`` for each float weight ``w`` of
+    ``model.generator`` (normalisation statistics included), with
+    ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates - the warm-up of
+    ``tf.train.ExponentialMovingAverage(num_updates=n)`` - so short runs are not
+    dominated by the initial weights. The average lives outside the model:
+    image panels during training show the raw weights, and a run resumed from
+    a backup starts a new average from the restored weights.
+    """
+
+    def __init__(self, decay: float):
+        super().__init__()
+        if not 0.0 < float(decay) < 1.0:
+            raise ValueError(f"GeneratorEMA decay must be in (0, 1), received {decay!r}")
+        self.decay = float(decay)
+        self._weights: list = []
+        self._shadow: list = []
+
+    def on_train_begin(self, logs=None):
+        self._weights = [w for w in self.model.generator.weights
+                         if tf.as_dtype(w.dtype).is_floating]
+        self._shadow = [tf.Variable(tf.convert_to_tensor(w), trainable=False,
+                                    name=f"ema_{i}") for i, w in enumerate(self._weights)]
+        self._count = tf.Variable(0.0, trainable=False, name="ema_updates")
+        decay = self.decay
+
+        @tf.function
+        def update():
+            self._count.assign_add(1.0)
+            d = tf.minimum(decay, (1.0 + self._count) / (10.0 + self._count))
+            for s, w in zip(self._shadow, self._weights):
+                s.assign(d * s + (1.0 - d) * tf.cast(tf.convert_to_tensor(w), s.dtype))
+        self._update = update
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update()
+
+    def on_train_end(self, logs=None):
+        for w, s in zip(self._weights, self._shadow):
+            w.assign(tf.cast(s, w.dtype))

@@ -67,6 +67,10 @@ class Presets:
     quick: Mapping[str, Any]       # quick preset: demo sizes, minutes on 2 CPU cores
     quick_train_steps: int         # optimizer steps of the quick preset
     tiny: Mapping[str, Any]        # the smallest sensible model, for tests (wiring, not quality)
+    # Overrides (on top of quick) that make the supervised twin: the same generator trained
+    # on the pixel loss only (adversarial weight 0). None: the GAN has no pixel loss
+    # (unconditional). bench/bench_quality.py reports it beside the GAN.
+    twin: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if int(self.quick_train_steps) < 1:
@@ -74,6 +78,8 @@ class Presets:
                              f"{self.quick_train_steps!r}")
         object.__setattr__(self, "quick", dict(self.quick))
         object.__setattr__(self, "tiny", dict(self.tiny))
+        if self.twin is not None:
+            object.__setattr__(self, "twin", dict(self.twin))
 
 
 # What every objective module provides, and what each kind adds.
@@ -160,9 +166,14 @@ def check_contract(spec: GanSpec):
     if problems:
         raise GanContractError(f"objective module {spec.module!r} of GAN {spec.name!r} does not "
                                f"provide: " + "; ".join(problems))
-    for which in ("quick", "tiny"):
+    for which in ("quick", "tiny", "twin"):
+        overrides = getattr(presets, which)
+        if overrides is None:
+            continue
+        if which == "twin":
+            overrides = {**presets.quick, **overrides}
         try:
-            hp = make_hparams(module.HParams, getattr(presets, which), owner=f"{spec.name} {which} preset")
+            hp = make_hparams(module.HParams, overrides, owner=f"{spec.name} {which} preset")
         except (TypeError, ValueError) as err:
             raise GanContractError(f"GAN {spec.name!r}: PRESETS.{which} is not valid: {err}") from err
     roles = set(module.input_shapes(hp))

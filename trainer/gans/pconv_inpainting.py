@@ -201,6 +201,7 @@ PRESETS = Presets(
     quick_train_steps=800,
     tiny=dict(image_size=32, channels=3, base_filters=4, batch_size=4,
               perceptual_weights="random", max_thickness=4),
+    twin=dict(lambda_adv=0.0),
 )
 
 def build(hparams: HParams | None = None) -> PConvInpainting:

@@ -28,6 +28,7 @@ class HParams:
     critic_norm: str = "layer"     # critic normalisation: "layer" (WGAN-GP paper), "none", "instance", "batch" (seed)
     generator_norm: str = "batch"  # U-Net normalisation ("batch" as in the seed; synchronised over replicas)
     dropout_rate: float = 0.5      # dropout on the first three U-Net decoder blocks
+    residual: bool = False         # U-Net predicts a correction of its input, clip(x + r) (seed: False)
     batch_size: int = 1            # global batch size of a train_step (a multiple of n_critic)
     g_learning_rate: float = 2e-4  # generator Adam learning rate
     d_learning_rate: float = 2e-4  # critic Adam learning rate
@@ -35,6 +36,7 @@ class HParams:
     beta_2: float = 0.999          # Adam β2 of both optimisers
     lambda_gp: float = 10.0        # gradient-penalty weight λ_gp
     lambda_l1: float = 100.0       # L1 reconstruction weight λ_l1
+    lambda_adv: float = 1.0        # weight of the adversarial term -D(x, G(x)) (seed: 1; 0 = the L1-only twin)
     n_critic: int = 1              # critic steps per generator step (seed: 1), each on batch_size / n_critic pairs
     gp_epsilon: float = 1e-12      # ε inside the gradient-norm square root (NaN-safe)
     seed: int = 0                  # seed of dropout and the α draws
@@ -42,7 +44,7 @@ class HParams:
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "base_filters", "batch_size",
                                      "g_learning_rate", "d_learning_rate", "n_critic"),
-                     non_negative=("lambda_gp", "lambda_l1", "gp_epsilon"),
+                     non_negative=("lambda_gp", "lambda_l1", "lambda_adv", "gp_epsilon"),
                      probabilities=("dropout_rate", "beta_1", "beta_2"))
         if self.batch_size % self.n_critic:
             raise ValueError(f"HParams.batch_size {self.batch_size} must be a multiple of "
@@ -62,7 +64,7 @@ class Pix2PixWganGp(GanModel):
     """U-Net generator + conditional PatchGAN critic, WGAN-GP + λ_l1·L1.
 
     Critic:    L_D = D(x, G(x)) - D(x, y) + λ_gp · GP
-    Generator: L_G = -D(x, G(x)) + λ_l1 · |y - G(x)|
+    Generator: L_G = -λ_adv · D(x, G(x)) + λ_l1 · |y - G(x)|   (λ_adv = 1 in the seed)
 
     ``D(x, ·)`` is the critic's scalar value per example, the mean of its
     PatchGAN map (:func:`trainer.losses.critic_value`); the gradient penalty
@@ -82,7 +84,7 @@ class Pix2PixWganGp(GanModel):
         shape = (hp.image_size, hp.image_size, hp.channels)
         self.generator = unet_generator(hp.image_size, hp.channels, hp.base_filters,
                                         dropout_rate=hp.dropout_rate, seed=hp.seed,
-                                        norm=hp.generator_norm)
+                                        norm=hp.generator_norm, residual=hp.residual)
         self.critic = patchgan([shape, shape], hp.base_filters, norm=hp.critic_norm,
                                name="patchgan_critic")
         # Each critic step's share of the batch must split over the replicas too.
@@ -149,7 +151,8 @@ class Pix2PixWganGp(GanModel):
             fake = self.generator(x, training=True)
             fake_logits = self.critic([x, fake], training=True)
             l1 = losses.l1_loss(y, fake)
-            g_loss = losses.wasserstein_generator_loss(fake_logits) + self.lambda_l1 * l1  # [B]
+            g_loss = (self.hparams.lambda_adv * losses.wasserstein_generator_loss(fake_logits)
+                      + self.lambda_l1 * l1)                                         # [B]
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, "l1_loss": l1, "gp": gp})
@@ -166,6 +169,7 @@ PRESETS = Presets(
                g_learning_rate=5e-4, d_learning_rate=5e-4, generator_norm="layer"),
     quick_train_steps=600,
     tiny=dict(image_size=32, channels=1, base_filters=4, batch_size=4),
+    twin=dict(lambda_adv=0.0),
 )
 
 def build(hparams: HParams | None = None) -> Pix2PixWganGp:

@@ -210,6 +210,7 @@ PRESETS = Presets(
     quick_train_steps=500,
     tiny=dict(image_size=32, channels=1, base_filters=4, num_res_blocks=1, batch_size=4,
               perceptual_weights="random", lambda_identity=0.5),
+    twin=dict(lambda_adv=0.0),
 )
 
 def build(hparams: HParams | None = None) -> SrResCycGan:

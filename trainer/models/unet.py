@@ -9,7 +9,7 @@ from trainer.models.common import check_positive, gan_init, log2_size
 
 def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int = 64,
                    dropout_rate: float = 0.5, seed: int = 0, norm: str = "batch",
-                   name: str = "unet_generator") -> keras.Model:
+                   residual: bool = False, name: str = "unet_generator") -> keras.Model:
     """U-Net mapping [B, S, S, C] images in [-1, 1] to [B, S, S, C] (tanh).
 
     Encoder: log2(S) blocks Conv2D(k4, s2, no bias, N(0, 0.02)) → norm (not on
@@ -18,6 +18,12 @@ def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int =
     norm → dropout (first three) → ReLU, each concatenated with the mirrored
     encoder output; a final Conv2DTranspose(k4, s2, tanh) to C channels. At
     256×256×1 with base 64 this is the seed's network (54,419,716 parameters).
+
+    ``residual=True`` predicts a correction instead (residual learning, as in
+    DnCNN, Zhang et al. 2017): the last Conv2DTranspose is linear and
+    zero-initialised and the output is ``clip(input + r, -1, 1)``, so the
+    untrained network is the identity (for denoising: the low-dose input) and
+    training learns what to remove. Same layers and parameter count.
     """
     depth = log2_size(image_size, "unet_generator", 8)
     check_positive(channels=channels, base_filters=base_filters)
@@ -45,7 +51,14 @@ def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int =
             x = ReplicaDropout(dropout_rate, seed=seed * 101 + i, name=f"up{i}_dropout")(x)
         x = keras.layers.ReLU(name=f"up{i}_act")(x)
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skip])  # [B, s, s, f + f_skip]
-    outputs = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                                           kernel_initializer=init, activation="tanh",
-                                           dtype="float32", name="output")(x)
+    if residual:
+        r = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
+                                         kernel_initializer="zeros", dtype="float32",
+                                         name="residual")(x)                 # [B, S, S, C]
+        outputs = keras.layers.Add(dtype="float32", name="input_plus_residual")([inputs, r])
+        outputs = keras.layers.Activation("hard_tanh", dtype="float32", name="output")(outputs)
+    else:
+        outputs = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
+                                               kernel_initializer=init, activation="tanh",
+                                               dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name=name)

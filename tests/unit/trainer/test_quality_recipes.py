@@ -1,0 +1,101 @@
+"""Training recipes: generator weight averaging, the residual U-Net, the supervised twin."""
+import pathlib
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer import registry
+from trainer.callbacks import GeneratorEMA
+from trainer.models.unet import unet_generator
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
+from tiny_configs import batch_for, tiny  # noqa: E402
+
+
+def _images(shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype("float32")
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Records the generator's first kernel after every step (before EMA's own hook)."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernels = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.kernels.append(np.array(self.model.generator.weights[0]))
+
+
+def test_ema_leaves_the_generator_holding_the_warmed_up_average():
+    spec = registry.get("pix2pix_wgan_gp")
+    module = spec.load()
+    hp = spec.hparams({**tiny("pix2pix_wgan_gp"), "g_learning_rate": 1e-2})
+    gan = module.build(hp)
+    start = np.array(gan.generator.weights[0])
+    data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 24)).batch(hp.batch_size)
+    recorder, decay = _Recorder(), 0.9
+    gan.fit(data, epochs=1, verbose=0, callbacks=[recorder, GeneratorEMA(decay)])
+    expected = start.astype(np.float64)
+    for n, w in enumerate(recorder.kernels, start=1):
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        expected = d * expected + (1 - d) * w
+    final = np.array(gan.generator.weights[0])
+    assert not np.allclose(final, recorder.kernels[-1])      # not the raw last weights
+    np.testing.assert_allclose(final, expected, rtol=1e-4, atol=1e-6)
+    critic_vars = [np.array(v) for v in gan.critic.weights]  # only the generator is averaged
+    assert all(np.all(np.isfinite(v)) for v in critic_vars)
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 1.5])
+def test_ema_decay_must_be_inside_the_open_interval(decay):
+    with pytest.raises(ValueError, match="decay must be in"):
+        GeneratorEMA(decay)
+
+
+def test_residual_unet_is_the_identity_at_init_and_clips():
+    x = _images([2, 32, 32, 1])
+    g = unet_generator(32, 1, base_filters=4, residual=True, dropout_rate=0.0)
+    np.testing.assert_allclose(g(x, training=False).numpy(), x, atol=1e-6)
+    plain = unet_generator(32, 1, base_filters=4, dropout_rate=0.0)
+    assert g.count_params() == plain.count_params()
+    kernel, bias = g.get_layer("residual").get_weights()
+    g.get_layer("residual").set_weights([np.full_like(kernel, 3.0), np.full_like(bias, 2.0)])
+    y = g(x, training=False).numpy()
+    assert y.min() >= -1.0 and y.max() <= 1.0 and np.isclose(y, 1.0).any()
+
+
+def test_twin_generator_step_is_the_pure_l1_step():
+    """lambda_adv = 0: the generator's update does not depend on the critic."""
+    spec = registry.get("pix2pix_wgan_gp")
+    module = spec.load()
+    hp = spec.hparams({**tiny("pix2pix_wgan_gp"), **spec.presets().twin, "dropout_rate": 0.0})
+    batch = batch_for(module, hp, hp.batch_size)
+    results = []
+    for critic_seed in (1, 2):
+        tf.keras.utils.set_random_seed(0)
+        gan = module.build(hp)
+        keras.utils.set_random_seed(critic_seed)
+        for v in gan.critic.trainable_variables:  # a different critic each time
+            v.assign(tf.random.normal(v.shape, stddev=0.1))
+        gan.train_on_batch(batch)
+        results.append([np.array(v) for v in gan.generator.trainable_variables])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_twin_presets_are_checked_at_registration():
+    spec = registry.get("pix2pix_wgan_gp")
+    bad = registry.Presets(quick=spec.presets().quick, quick_train_steps=1,
+                           tiny=spec.presets().tiny, twin={"no_such_field": 0})
+    module = spec.load()
+    original = module.PRESETS
+    module.PRESETS = bad
+    try:
+        with pytest.raises(registry.GanContractError, match="PRESETS.twin"):
+            registry.check_contract(spec)
+    finally:
+        module.PRESETS = original
