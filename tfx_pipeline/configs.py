@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from trainer import features as F
 from trainer import registry
 from trainer.blessing import EvalConfig
+from trainer.config import MIRRORED
 from trainer.features import SPLITS
 
 PIPELINE_NAME = "tfx-gan"
@@ -76,7 +77,7 @@ class PipelineConfig:
     serving_root: str                  # Pusher destination: <serving_root>/<gan>/<version>/
     runs: tuple[GanRun, ...]           # the GANs to train
     metadata_path: str | None = None   # SQLite ML Metadata file (local runs)
-    strategy: str = "mirrored"         # tf.distribute strategy of the Trainers
+    strategy: str = MIRRORED           # tf.distribute strategy of the Trainers
     materialize: bool = True           # Transform writes transformed examples (see BENCHMARKS)
     enable_cache: bool = True          # reuse unchanged component results from ML Metadata
     beam_pipeline_args: tuple[str, ...] = ()  # passed to every Beam-based component

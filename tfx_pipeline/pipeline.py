@@ -40,6 +40,7 @@ from tfx_pipeline.components.evaluator import GanEvaluator
 from tfx_pipeline.components.pusher import ServingPusherExecutor
 from tfx_pipeline.configs import GanRun, PipelineConfig
 from trainer import features as F
+from trainer.config import TrainerConfig, TransformConfig
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.task.run_fn"
@@ -68,19 +69,24 @@ def dataset_ids(runs: tuple[GanRun, ...]) -> dict[str, str]:
     return out
 
 
-def trainer_custom_config(config: PipelineConfig, run: GanRun) -> dict:
+def trainer_config(config: PipelineConfig, run: GanRun) -> TrainerConfig:
     """What ``trainer.task.run_fn`` reads; a change here re-runs only this GAN's Trainer."""
-    return {
-        "gan": run.gan,
-        "hparams": run.hparams_dict(),
-        "steps_per_epoch": run.steps_per_epoch,
-        "strategy": config.strategy,
-        "materialized": config.materialize,
-        "ct_window": list(run.ct_window),
-        "bit_depth": run.bit_depth,
-        "backup_dir": os.path.join(config.backup_root, run.gan),
-        "code": code_fingerprint(),
-    }
+    return TrainerConfig(
+        gan=run.gan,
+        hparams=run.hparams_dict(),
+        steps_per_epoch=run.steps_per_epoch,
+        strategy=config.strategy,
+        materialized=config.materialize,
+        ct_window=run.ct_window,
+        bit_depth=run.bit_depth,
+        backup_dir=os.path.join(config.backup_root, run.gan),
+        code=code_fingerprint(),
+    )
+
+
+def transform_config(run: GanRun, shapes: dict[str, list[int]]) -> TransformConfig:
+    """What ``trainer.preprocessing.preprocessing_fn`` reads."""
+    return TransformConfig(shapes=shapes, ct_window=run.ct_window, code=code_fingerprint())
 
 
 def model_shapes(run: GanRun) -> dict[str, list[int]]:
@@ -114,8 +120,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             examples=gen.outputs["examples"],
             schema=gate.outputs["validated_schema"],
             preprocessing_fn=PREPROCESSING_FN,
-            custom_config={"shapes": shapes, "ct_window": list(run.ct_window),
-                           "code": code_fingerprint()},
+            custom_config=transform_config(run, shapes).to_dict(),
             materialize=config.materialize,
             disable_statistics=True,
         ).with_id(f"Transform_{gan}")
@@ -127,7 +132,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             schema=gate.outputs["validated_schema"],
             train_args=tfx.proto.TrainArgs(num_steps=run.train_steps),
             eval_args=tfx.proto.EvalArgs(num_steps=run.eval_steps),
-            custom_config=trainer_custom_config(config, run),
+            custom_config=trainer_config(config, run).to_dict(),
         ).with_id(f"Trainer_{gan}")
         push_base = join_base_path(config.serving_root, gan)
         evaluator = GanEvaluator(

@@ -32,12 +32,9 @@ import os
 
 import tensorflow as tf
 
-log = logging.getLogger(__name__)
+from trainer.config import DEFAULT_STRATEGY, MIRRORED, MULTI_WORKER, ONE_DEVICE, STRATEGIES
 
-ONE_DEVICE = "one_device"
-MIRRORED = "mirrored"
-MULTI_WORKER = "multi_worker"
-STRATEGIES = ("default", ONE_DEVICE, MIRRORED, MULTI_WORKER)
+log = logging.getLogger(__name__)
 
 
 def get_strategy(name: str = MIRRORED) -> tf.distribute.Strategy:
@@ -48,7 +45,7 @@ def get_strategy(name: str = MIRRORED) -> tf.distribute.Strategy:
     * ``"multi_worker"``: ``MultiWorkerMirroredStrategy`` configured from the
       ``TF_CONFIG`` environment variable, which must be set.
     """
-    if name in ("default", ONE_DEVICE):
+    if name in (DEFAULT_STRATEGY, ONE_DEVICE):
         gpus = tf.config.list_logical_devices("GPU")
         device = gpus[0].name if gpus else "/cpu:0"
         return tf.distribute.OneDeviceStrategy(device)

@@ -14,8 +14,8 @@ Per image role, with the record contract of :mod:`trainer.features`:
    then mapped to [-1, 1];
 4. resize to the model's size for that role (area-averaging when shrinking).
 
-``custom_config`` (from the pipeline) = ``{"shapes": {role: [H, W, C]},
-"ct_window": [level, width]}``.
+``custom_config`` (from the pipeline) is a :class:`trainer.config.TransformConfig`
+as a dict: ``{"shapes": {role: [H, W, C]}, "ct_window": [level, width], "code": ...}``.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Mapping
 import tensorflow as tf
 
 from trainer import features as F
+from trainer.config import TransformConfig
 
 DEFAULT_CT_WINDOW = F.DEFAULT_CT_WINDOW
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -116,14 +117,10 @@ def transform_role(inputs: Mapping[str, tf.Tensor], role: str, shape, ct_window)
 
 def preprocessing_fn(inputs, custom_config=None):
     """tf.Transform entry point (Transform component ``preprocessing_fn``)."""
-    config = custom_config or {}
-    shapes = config.get("shapes")
-    if not shapes:
-        raise ValueError("preprocessing_fn needs custom_config['shapes'] = {role: [H, W, C]}")
-    ct_window = tuple(config.get("ct_window") or DEFAULT_CT_WINDOW)
+    config = TransformConfig.from_dict(custom_config)
     outputs = {}
-    for role, shape in shapes.items():
-        outputs[F.transformed_key(role)] = transform_role(inputs, role, shape, ct_window)
+    for role, shape in config.shapes.items():
+        outputs[F.transformed_key(role)] = transform_role(inputs, role, shape, config.ct_window)
     if F.LABEL in inputs:
         outputs[F.TRANSFORMED_LABEL] = tf.cast(_dense(inputs[F.LABEL]), tf.int64)
     return outputs

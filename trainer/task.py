@@ -1,17 +1,8 @@
 """The Trainer component's entry point: ``run_fn``.
 
-``fn_args.custom_config`` (written by ``tfx_pipeline.pipeline``):
-
-=================  ===========================================================
-``gan``            registry name
-``hparams``        the full HParams as a dict (unknown keys are an error)
-``steps_per_epoch``  Keras epoch length: checkpoint and image-panel period
-``strategy``       ``default`` / ``one_device`` / ``mirrored`` / ``multi_worker``
-``materialized``   True: read Transform's transformed examples; False: apply
-                   the Transform graph to raw examples in the input pipeline
-``ct_window``      [level, width] HU, for the exported CT pixel outputs
-``backup_dir``     stable folder for BackupAndRestore (resume after a kill)
-=================  ===========================================================
+``fn_args.custom_config`` is a :class:`trainer.config.TrainerConfig` as a
+dict, written by ``tfx_pipeline.pipeline`` (the fields and their meaning are
+documented there); unknown keys and malformed values fail before training.
 
 It trains with ``fit()`` under the strategy, logs losses, image panels and the
 graph to TensorBoard under ``fn_args.model_run_dir``, and exports the
@@ -31,6 +22,7 @@ import tensorflow as tf
 from trainer import distribute, export, registry
 from trainer import features as F
 from trainer.callbacks import NonFiniteLossGuard, TrainingProgress
+from trainer.config import TrainerConfig
 from trainer.failure_modes import TrainingHealth
 from trainer.summaries import PanelCallback
 
@@ -57,12 +49,13 @@ def make_dataset(file_pattern, data_accessor, tft_output, shapes, batch_size: in
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def backup_dir(config: dict, train_files) -> str:
+def backup_dir(config: TrainerConfig, train_files) -> str:
     """A backup folder unique to this configuration and data, so a resumed run
     never restores weights trained on other settings."""
-    key = json.dumps({k: v for k, v in config.items() if k != "backup_dir"}, sort_keys=True)
+    key = json.dumps({k: v for k, v in config.to_dict().items() if k != "backup_dir"},
+                     sort_keys=True)
     key += json.dumps(sorted(train_files) if isinstance(train_files, list) else [str(train_files)])
-    return os.path.join(config["backup_dir"], hashlib.sha256(key.encode()).hexdigest()[:16])
+    return os.path.join(config.backup_dir, hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
 def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_per_epoch: int,
@@ -84,19 +77,19 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
                      callbacks=callbacks, verbose=verbose)
 
 
-def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tft_output,
-                     train_steps: int, model_run_dir: str, serving_model_dir: str):
-    spec = registry.get(config["gan"])
+def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_accessor,
+                     tft_output, train_steps: int, model_run_dir: str, serving_model_dir: str):
+    spec = registry.get(config.gan)
     module = spec.load()
-    hp = registry.make_hparams(module.HParams, config["hparams"], owner=spec.name)
+    hp = registry.make_hparams(module.HParams, config.hparams, owner=spec.name)
     shapes = module.input_shapes(hp)
-    strategy = distribute.get_strategy(config.get("strategy", distribute.MIRRORED))
+    strategy = distribute.get_strategy(config.strategy)
     # Fail before reading any data when the batch does not split over the replicas.
     distribute.check_global_batch(hp.batch_size, strategy.num_replicas_in_sync,
                                   f"{spec.name} batch_size")
     log.info("%s: training %d steps on %d replica(s) with %s", spec.name, train_steps,
              strategy.num_replicas_in_sync, type(strategy).__name__)
-    materialized = config.get("materialized", True)
+    materialized = config.materialized
     train_ds = make_dataset(train_files, data_accessor, tft_output, shapes, hp.batch_size,
                             materialized=materialized, shuffle=True, seed=hp.seed)
     eval_batch = next(iter(make_dataset(eval_files, data_accessor, tft_output, shapes,
@@ -105,12 +98,12 @@ def train_and_export(config: dict, *, train_files, eval_files, data_accessor, tf
     with strategy.scope():
         model = module.build(hp)
     fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
-            steps_per_epoch=int(config.get("steps_per_epoch", 50)),
+            steps_per_epoch=config.steps_per_epoch,
             backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name)
-    is_ct = int(config.get("bit_depth", 8)) == 16 and spec.kind == registry.PAIRED
+    is_ct = config.bit_depth == 16 and spec.kind == registry.PAIRED
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,
-                            is_ct=is_ct, ct_window=config.get("ct_window", F.DEFAULT_CT_WINDOW))
+                            is_ct=is_ct, ct_window=config.ct_window)
     return model
 
 
@@ -118,10 +111,11 @@ def run_fn(fn_args) -> None:
     """TFX Trainer entry point."""
     import tensorflow_transform as tft
     from trainer.filesystems import ensure_filesystem
+    config = TrainerConfig.from_dict(fn_args.custom_config)  # malformed: fails before any I/O
     ensure_filesystem(fn_args.transform_output, fn_args.model_run_dir, fn_args.serving_model_dir,
                       *fn_args.train_files, *fn_args.eval_files)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_and_export(fn_args.custom_config, train_files=fn_args.train_files,
+    train_and_export(config, train_files=fn_args.train_files,
                      eval_files=fn_args.eval_files, data_accessor=fn_args.data_accessor,
                      tft_output=tft_output, train_steps=fn_args.train_steps,
                      model_run_dir=fn_args.model_run_dir,

@@ -22,11 +22,12 @@ def write_transform_graph(examples, shapes, bit_depth, out):
     from tfx_bsl.public import tfxio
 
     from tfx_pipeline.components.schema import curated_schema
+    from trainer.config import TransformConfig
     from trainer.preprocessing import preprocessing_fn
 
     schema = curated_schema(shapes, bit_depth)
     source = tfxio.TFExampleRecord(file_pattern=str(examples / "Split-train" / "*"), schema=schema)
-    config = {"shapes": {k: list(v) for k, v in shapes.items()}, "ct_window": [0.0, 2000.0]}
+    config = TransformConfig(shapes=shapes, ct_window=(0.0, 2000.0)).to_dict()
     with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(out) + "_tmp", force_tf_compat_v1=False):
         raw = p | source.BeamSource()
         transform_fn = (raw, source.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(

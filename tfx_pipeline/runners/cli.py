@@ -7,6 +7,7 @@ import os
 import sys
 
 from trainer import registry
+from trainer.config import MIRRORED, STRATEGIES
 
 DEFAULT_HOME = "outputs"
 
@@ -79,8 +80,7 @@ def _pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serving-root", help="pushed models: ROOT/<gan>/<version>/ (default: HOME/serving)")
     p.add_argument("--metadata", help="SQLite ML Metadata file (default: HOME/metadata.sqlite)")
     p.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    p.add_argument("--strategy", default="mirrored",
-                   choices=("default", "one_device", "mirrored", "multi_worker"))
+    p.add_argument("--strategy", default=MIRRORED, choices=STRATEGIES)
     p.add_argument("--no-materialize", action="store_true",
                    help="apply the Transform graph inside the Trainer instead of materialising")
     p.add_argument("--bulk-infer", metavar="GAN=SPLIT", action="append", default=[],
