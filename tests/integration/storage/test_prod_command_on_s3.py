@@ -8,7 +8,6 @@ is appended: one GAN, a tiny training run and a gate that lets its generator thr
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,17 +23,9 @@ ROOT = Path(__file__).resolve().parents[3]
 GAN = "dcgan"
 
 
-def _validate_manifests():
-    path = ROOT / "kubernetes" / "validate_manifests.py"
-    spec = importlib.util.spec_from_file_location("tfxgan_k8s_validate_manifests_s3", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def prod_pipeline_args(env_override) -> tuple[list[str], list[str], dict]:
     """(command, args with $(VAR) resolved, the resolved environment) of the prod Job."""
-    vm = _validate_manifests()
+    from deploy import validate_manifests as vm
     objs = vm.render(ROOT / "kubernetes" / "overlays" / "prod")
     (job,) = [o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "pipeline-run"]
     (container,) = [c for c in job["spec"]["template"]["spec"]["containers"]

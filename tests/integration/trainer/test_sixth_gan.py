@@ -111,16 +111,7 @@ def test_manifests_and_rendered_configs_need_no_edit(spec):
     """With the sixth GAN registered, every overlay still validates and the
     committed serving configs are current: TF Serving reads the model list the
     pipeline writes next to the pushed models, not one committed per GAN."""
-    import importlib.util
-    loaded = {}
-    for name in ("validate_manifests", "render_configs"):
-        mod_spec = importlib.util.spec_from_file_location(f"sixth_gan_k8s_{name}",
-                                                          ROOT / "kubernetes" / f"{name}.py")
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[mod_spec.name] = module          # dataclasses look their module up
-        mod_spec.loader.exec_module(module)
-        loaded[name] = module
-    vm = loaded["validate_manifests"]
-    for overlay in vm.OVERLAYS:
-        assert vm.check_overlay(overlay) == [], overlay
-    assert loaded["render_configs"].main(["--check"]) == 0
+    from deploy import render_configs, validate_manifests
+    for overlay in validate_manifests.OVERLAYS:
+        assert validate_manifests.check_overlay(overlay) == [], overlay
+    assert render_configs.main(["--check"]) == 0

@@ -1,7 +1,7 @@
 """Rendered Kubernetes manifests: schemas, hardening, serving config, ports, policies.
 
 Every overlay is rendered with ``kubectl kustomize`` and checked by
-kubernetes/validate_manifests.py; the mutation tests feed the same checks
+deploy/validate_manifests.py; the mutation tests feed the same checks
 broken objects to show that each one can fail.
 """
 from __future__ import annotations
@@ -265,7 +265,7 @@ def test_serving_check_catches_a_model_list_the_pipeline_does_not_write(vm, rend
 
 
 def test_committed_serving_configs_match_a_fresh_render(rc):
-    assert rc.stale_files() == [], "run: python kubernetes/render_configs.py"
+    assert rc.stale_files() == [], "run: python -m deploy.render_configs"
     for target in rc.TARGETS:
         assert not (ROOT / "kubernetes" / target.out_dir / C.MODELS_CONFIG).exists()
 

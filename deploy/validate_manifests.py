@@ -20,8 +20,8 @@ tests can feed it broken objects and see it complain.
 
 Usage (from the repository root)::
 
-    python kubernetes/validate_manifests.py            # all overlays
-    python kubernetes/validate_manifests.py overlays/prod
+    python -m deploy.validate_manifests            # all overlays
+    python -m deploy.validate_manifests overlays/prod
 """
 from __future__ import annotations
 
@@ -37,10 +37,7 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
-KUBERNETES_DIR = Path(__file__).resolve().parent
-REPO_ROOT = KUBERNETES_DIR.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script from a plain checkout
-    sys.path.insert(0, str(REPO_ROOT))
+from deploy import KUBERNETES_DIR
 
 # The Kubernetes API version the manifests are validated against; the
 # namespace's pod-security *-version labels name the same minor version.

@@ -22,8 +22,8 @@ the overlays that use the target; the tests check that too.
 
 Usage (from the repository root)::
 
-    python kubernetes/render_configs.py           # rewrite the files
-    python kubernetes/render_configs.py --check   # exit 1 if any is stale
+    python -m deploy.render_configs           # rewrite the files
+    python -m deploy.render_configs --check   # exit 1 if any is stale
 """
 from __future__ import annotations
 
@@ -33,10 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-KUBERNETES_DIR = Path(__file__).resolve().parent
-REPO_ROOT = KUBERNETES_DIR.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script from a plain checkout
-    sys.path.insert(0, str(REPO_ROOT))
+from deploy import KUBERNETES_DIR, REPO_ROOT
 
 MODEL_BASE_PATH_KEY = "MODEL_BASE_PATH"
 
@@ -116,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = stale_files()
         for rel in stale:
-            print(f"stale: kubernetes/{rel} (run: python kubernetes/render_configs.py)",
+            print(f"stale: kubernetes/{rel} (run: python -m deploy.render_configs)",
                   file=sys.stderr)
         return 1 if stale else 0
     for path in render():
