@@ -26,8 +26,6 @@ import concurrent.futures as cf
 import json
 import os
 import platform
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -116,28 +114,13 @@ def batch1_inputs(name: str, size: int) -> dict:
 
 
 # ------------------------------------------------------------------ server
-class ServerProcess:
-    """``tfxgan serve`` in its own process (as a deployment would run it)."""
-
-    def __init__(self, config: Path, batching_file: Path | None):
-        cmd = [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file", str(config),
-               "--port", "0", "--rest-api-port", "-1", "--file-system-poll-wait-seconds", "0",
-               "--max-receive-message-mb", "256"]
-        if batching_file:
-            cmd += ["--enable-batching", "--batching-parameters-file", str(batching_file)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"gRPC (\S+)", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r}")
-        self.address = m.group(1)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(30)
+def start_server(config: Path, batching_file: Path | None) -> testing.ServeProcess:
+    """``tfxgan serve`` in its own process (as a deployment would run it), gRPC only."""
+    args = ["--model-config-file", config, "--port", "0", "--rest-api-port", "-1",
+            "--file-system-poll-wait-seconds", "0", "--max-receive-message-mb", "256"]
+    if batching_file:
+        args += ["--enable-batching", "--batching-parameters-file", batching_file]
+    return testing.ServeProcess(args)
 
 
 # ------------------------------------------------------------- measurement
@@ -264,17 +247,17 @@ def main(argv=None) -> int:
     plans = {PIX2PIX: (args.latency_requests, args.seconds),
              MLP: (args.latency_requests * 10, args.seconds / 2)}
     for label, batching_file in (("unbatched", None), ("batched", cfg["batching_parameters.txt"])):
-        server = ServerProcess(cfg["models.config"], batching_file)
+        server = start_server(cfg["models.config"], batching_file)
         try:
             for name in (PIX2PIX, MLP):
                 inputs = batch1_inputs(name, args.image_size)
                 r = report["models"].setdefault(name, {})
                 if label == "unbatched":
-                    r.update(latency_pair(dirs[name], server.address, name, inputs,
+                    r.update(latency_pair(dirs[name], server.grpc, name, inputs,
                                           plans[name][0]))
                     r["grpc_over_in_process_p50"] = r["grpc"]["p50_ms"] / r["in_process"]["p50_ms"]
-                    r["client_codec_per_image"] = codec_cost(server.address, name, inputs, 50)
-                r[f"throughput_{label}"] = throughput(server.address, name, inputs, args.clients,
+                    r["client_codec_per_image"] = codec_cost(server.grpc, name, inputs, 50)
+                r[f"throughput_{label}"] = throughput(server.grpc, name, inputs, args.clients,
                                                       plans[name][1])
                 print(f"{name} {label}: {json.dumps(r)}", flush=True)
         finally:

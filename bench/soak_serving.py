@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -64,44 +62,11 @@ def write_models(root: Path, size: int) -> Path:
     return root / "staged" / "2"
 
 
-class Server:
-    """``python -m tfx_pipeline.cli serve`` in its own process."""
-
-    def __init__(self, config: Path, log_path: Path, poll_s: float = 1.0):
-        cmd = [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file", str(config),
-               "--port", "0", "--rest-api-port", "0",
-               "--file-system-poll-wait-seconds", str(poll_s)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"gRPC (\S+)\s+REST http://(\S+)", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start (exit {self.proc.wait()}): {line!r}; "
-                               f"see {log_path}")
-        self.grpc, self.rest = m.group(1), m.group(2)
-
-    def rss_mb(self) -> float | None:
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return None
-        m = re.search(r"VmRSS:\s+(\d+) kB", text)
-        return int(m.group(1)) / 1024 if m else None
-
-    def stop(self) -> int | None:
-        """Terminate; returns the exit code if the server had already died, else None."""
-        died = self.proc.poll()
-        if died is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
-        return died
+def start_server(config: Path, log_path: Path, poll_s: float = 1.0) -> testing.ServeProcess:
+    """``tfxgan serve`` in its own process, gRPC and REST on free ports."""
+    return testing.ServeProcess(["--model-config-file", config, "--port", "0",
+                                 "--rest-api-port", "0",
+                                 "--file-system-poll-wait-seconds", poll_s], log_path)
 
 
 def _valid_inputs(kind: str, batch: int, size: int, rng) -> dict:
@@ -179,7 +144,7 @@ def run(duration_s: float = 600.0, clients: int = 8, size: int = 32, malformed_e
             shutil.copytree(Path(model_root) / name / "1", root / name / "1")
         staged = root / pushed_model / "1"
     cfg = write_serving_configs(tmp / "cfg", str(root), gans=list(models))["models.config"]
-    server = Server(cfg, tmp / "server.log")
+    server = start_server(cfg, tmp / "server.log")
     lock = threading.Lock()
     latencies: list[float] = []
     failures: list[str] = []
@@ -214,7 +179,7 @@ def run(duration_s: float = 600.0, clients: int = 8, size: int = 32, malformed_e
                     if shape != (batch, size, size, 1):
                         raise ValueError(f"{name}: output shape {shape}, batch {batch}")
                 except (ServingError, ValueError, OSError) as e:
-                    if stop.is_set() and server.proc.poll() is not None:
+                    if stop.is_set() and server.poll() is not None:
                         return
                     with lock:
                         failures.append(f"{'REST' if use_rest else 'gRPC'} {name} batch "
@@ -234,8 +199,8 @@ def run(duration_s: float = 600.0, clients: int = 8, size: int = 32, malformed_e
     pushed = removed = False
     exit_code = None
     while (now := time.monotonic() - t_start) < duration_s:
-        if server.proc.poll() is not None:
-            exit_code = server.proc.returncode
+        if server.poll() is not None:
+            exit_code = server.poll()
             break
         if not pushed and now >= duration_s / 3:
             incoming = root / pushed_model / ".incoming-2"
@@ -254,7 +219,8 @@ def run(duration_s: float = 600.0, clients: int = 8, size: int = 32, malformed_e
     stop.set()
     for t in threads:
         t.join(120)
-    died = server.stop()
+    died = server.poll()            # exited on its own before being stopped: a crash
+    server.stop()
     exit_code = exit_code if exit_code is not None else died
     lat = np.array(latencies) * 1e3 if latencies else np.zeros(1)
     rss_values = [v for _, v in rss] or [0.0]

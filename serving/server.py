@@ -713,11 +713,25 @@ class LocalServer:
         self.stop()
 
 
+ADDRESS_LINE = re.compile(r"^gRPC (\S+)(?:\s+REST http://(\S+))?\s*$")
+
+
+def address_line(grpc_address: str, rest_address: str | None) -> str:
+    """The line ``tfxgan serve`` prints once its ports listen (parse_address_line reads it)."""
+    return f"gRPC {grpc_address}" + (f"  REST http://{rest_address}" if rest_address else "")
+
+
+def parse_address_line(line: str) -> tuple[str, str | None] | None:
+    """(gRPC "host:port", REST "host:port" or None) of an address line, else None."""
+    m = ADDRESS_LINE.match(line)
+    return (m.group(1), m.group(2)) if m else None
+
+
 def serve_forever(options: ServerOptions) -> int:
     """``tfxgan serve``: run until SIGINT/SIGTERM."""
     server = LocalServer(options).start()
-    print(f"gRPC {server.grpc_address}" + (f"  REST http://{server.rest_address}"
-                                           if server.rest_port else ""), flush=True)
+    print(address_line(server.grpc_address, server.rest_address if server.rest_port else None),
+          flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

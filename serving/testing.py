@@ -207,3 +207,84 @@ def write_warmup_requests(version_dir, model_name: str, kind: str, n: int, size:
                 predict_log=prediction_log_pb2.PredictLog(request=req))
             w.write(log.SerializeToString())
     return path
+
+
+class ServeProcess:
+    """``tfxgan serve ARGS`` in its own process, as a deployment runs it.
+
+    Runs ``python -m tfx_pipeline.cli serve`` with the folder holding this
+    ``serving`` package first on ``PYTHONPATH`` (so the child runs the same
+    code) and returns once the server printed its address line, that is once
+    its ports listen: ``grpc`` and ``rest`` are ``host:port`` (``rest`` is None
+    with ``--rest-api-port -1``). stderr goes to ``log_path`` (default:
+    discarded). If the server exits before printing the line, RuntimeError
+    names its exit code and what it printed.
+    """
+
+    def __init__(self, args, log_path: str | os.PathLike | None = None):
+        import subprocess
+        import sys
+
+        from serving.server import parse_address_line
+
+        root = str(Path(__file__).resolve().parents[1])
+        pythonpath = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.args = [str(a) for a in args]
+        self.log_path = log_path
+        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tfx_pipeline.cli", "serve", *self.args], cwd=root, env=env,
+            stdout=subprocess.PIPE, stderr=self._log, text=True)
+        line = self.proc.stdout.readline()
+        addresses = parse_address_line(line)
+        if addresses is None:
+            self.proc.kill()
+            code = self.proc.wait()
+            self._close_log()
+            raise RuntimeError(f"tfxgan serve did not start (exit {code}): printed {line!r}"
+                               + (f"; see {log_path}" if log_path else ""))
+        self.grpc, self.rest = addresses
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        """The exit code if the server has exited, else None."""
+        return self.proc.poll()
+
+    def rss_mb(self) -> float | None:
+        """Resident memory of the server process (Linux ``/proc``), None once it is gone."""
+        import re
+        try:
+            text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        m = re.search(r"VmRSS:\s+(\d+) kB", text)
+        return int(m.group(1)) / 1024 if m else None
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM (``tfxgan serve`` then drains and exits 0), SIGKILL after ``timeout_s``;
+        returns the exit code."""
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self._close_log()
+        return self.proc.returncode
+
+    def _close_log(self) -> None:
+        if hasattr(self._log, "close"):
+            self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

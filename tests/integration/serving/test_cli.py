@@ -91,35 +91,40 @@ def test_errors_show_status_code_and_message(server, tmp_path, capsys):
 
 def test_serve_command_runs_until_sigterm(config_dir, tmp_path):
     """`tfxgan serve` in its own process: prints its ports, serves, stops cleanly on SIGTERM."""
-    import os
-    import re
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from serving.client import GrpcClient, RestClient
     from serving.config import write_serving_configs
 
-    root = Path(__file__).resolve().parents[3]
     mon = write_serving_configs(tmp_path, "/unused", gans=["dcgan"],
                                 prometheus_path="/metrics")["monitoring.config"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tfx_pipeline.cli", "serve", "--model-config-file",
-         str(config_dir / "models.config"), "--port", "0", "--rest-api-port", "0",
-         "--monitoring-config-file", str(mon), "--file-system-poll-wait-seconds", "0"],
-        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
+    server = testing.ServeProcess(
+        ["--model-config-file", config_dir / "models.config", "--port", "0",
+         "--rest-api-port", "0", "--monitoring-config-file", mon,
+         "--file-system-poll-wait-seconds", "0"], log_path=tmp_path / "serve.log")
     try:
-        line = proc.stdout.readline()
-        m = re.match(r"gRPC (\S+)\s+REST http://(\S+)", line)
-        assert m, line
-        with GrpcClient(m.group(1)) as g, RestClient(m.group(2)) as r:
+        assert server.rest is not None, "REST is on: its address must be printed"
+        with GrpcClient(server.grpc) as g, RestClient(server.rest) as r:
             assert g.predict("vanilla_gan", {F.IN_SEEDS: np.array([1], np.int64)}).version == 1
             status, body = r.request("GET", "/metrics")
             assert status == 200 and b"request_count" in body
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        assert server.rss_mb() > 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        code = server.stop()
+    assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]   # SIGTERM: a clean exit
+    assert server.poll() == 0 and server.rss_mb() is None
+
+
+def test_serve_process_names_the_exit_of_a_server_that_did_not_start(tmp_path):
+    import pytest
+    with pytest.raises(RuntimeError, match=r"tfxgan serve did not start \(exit [1-9]\d*\): "
+                                           r"printed ''; see .*serve.log"):
+        testing.ServeProcess(["--model-config-file", tmp_path / "missing.config", "--port", "0"],
+                             log_path=tmp_path / "serve.log")
+    assert "missing.config" in (tmp_path / "serve.log").read_text()
+
+
+def test_address_line_round_trips():
+    from serving.server import address_line, parse_address_line
+    assert parse_address_line(address_line("127.0.0.1:8500", "127.0.0.1:8501") + "\n") == (
+        "127.0.0.1:8500", "127.0.0.1:8501")
+    assert parse_address_line(address_line("[::]:1", None)) == ("[::]:1", None)
+    assert parse_address_line("Traceback (most recent call last):") is None
