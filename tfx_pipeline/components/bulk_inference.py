@@ -30,6 +30,7 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 
+from tfx_pipeline.components.artifacts import push_of, split_file_pattern
 from trainer import features as F
 
 MANIFEST_FILE = "manifest.json"
@@ -181,23 +182,20 @@ def GanBulkInferrer(
     so is written.
     """
     import tensorflow as tf
-    from tfx.types import artifact_utils
 
-    info = {"gan": gan, "split": split, "signature": F.EXAMPLE_SIGNATURE,
-            "model_uri": pushed_model.uri}
-    if not pushed_model.get_int_custom_property("pushed"):
+    push = push_of(pushed_model)
+    info = {"gan": gan, "split": split, "signature": F.EXAMPLE_SIGNATURE, "model_uri": push.uri}
+    if not push.pushed:
         write_manifest([], generated.uri, dict(
             info, skipped="the Pusher pushed no model in this run (not blessed)"))
         return
-    info["model_version"] = pushed_model.get_string_custom_property("pushed_version")
-    info["pushed_destination"] = pushed_model.get_string_custom_property("pushed_destination")
-    splits = artifact_utils.decode_split_names(examples.split_names)
-    if split not in splits:
-        raise ValueError(f"split {split!r} is not in the examples (splits: {splits})")
+    info["model_version"] = push.version
+    info["pushed_destination"] = push.destination
+    pattern = split_file_pattern(examples, split)
     shapes = json.loads(shapes_json)
     if F.INPUT not in shapes:
         raise ValueError(f"{gan}: bulk inference runs paired GANs (an {F.INPUT!r} role), got "
                          f"roles {sorted(shapes)}")
     tf.io.gfile.makedirs(generated.uri)
-    run_bulk_inference(beam_pipeline, os.path.join(examples.uri, f"Split-{split}", "*"),
-                       pushed_model.uri, generated.uri, shapes[F.INPUT], info, batch_size)
+    run_bulk_inference(beam_pipeline, pattern, push.uri, generated.uri, shapes[F.INPUT], info,
+                       batch_size)

@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
+from tfx_pipeline.components.artifacts import split_names, split_uri
 from tfx_pipeline.components.schema import anomaly_messages, curated_schema
 
 SCHEMA_FILE = "schema.pbtxt"
@@ -45,11 +46,10 @@ def ValidationGate(
     """Fails with every anomaly named when validation found any; else passes the schema on."""
     import tensorflow as tf
     from tensorflow_metadata.proto.v0 import anomalies_pb2
-    from tfx.types import artifact_utils
 
     problems = []
-    for split in artifact_utils.decode_split_names(anomalies.split_names):
-        path = os.path.join(anomalies.uri, f"Split-{split}", "SchemaDiff.pb")
+    for split in split_names(anomalies):
+        path = os.path.join(split_uri(anomalies, split), "SchemaDiff.pb")
         if not tf.io.gfile.exists(path):
             raise DataValidationError(f"no anomalies file for split {split!r} at {path}")
         proto = anomalies_pb2.Anomalies()

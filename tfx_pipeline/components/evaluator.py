@@ -40,6 +40,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
+from tfx_pipeline.components.artifacts import read_split_records, serving_model_dir
 from trainer import features as F
 from trainer.blessing import EvalConfig
 from trainer.events import emit
@@ -56,12 +57,6 @@ BASELINE_VERSION_KEY = "baseline_version"
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"
 EVAL_SPLIT, TRAIN_SPLIT = "eval", "train"
 MAX_TRAIN_RECORDS = 5000   # feature-extractor training set cap (unconditional GANs)
-
-
-def serving_model_dir(model_uri: str) -> str:
-    """The Trainer's exported SavedModel inside a Model artifact."""
-    from tfx.utils import path_utils
-    return path_utils.serving_model_path(model_uri)
 
 
 def write_marker(folder: str, name: str) -> None:
@@ -140,13 +135,13 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     config = EvalConfig.from_json(eval_config)
     info = json.loads(run_info or "{}")
     spec = registry.get(gan)
-    candidate_dir = serving_model_dir(model.uri)
+    candidate_dir = serving_model_dir(model)
     baseline_dir = newest_pushed(pushed_model_base) if pushed_model_base else None
     if baseline_dir and saved_model_fingerprint(baseline_dir) == saved_model_fingerprint(candidate_dir):
         return already_blessed(gan, model, evaluation, blessing, baseline_dir)
-    eval_records = E.read_records(examples.uri, EVAL_SPLIT, limit=config.max_examples)
+    eval_records = read_split_records(examples, EVAL_SPLIT, limit=config.max_examples)
     limit = MAX_TRAIN_RECORDS if spec.kind == registry.UNCONDITIONAL else config.nlm_tuning_pairs
-    train_records = E.read_records(examples.uri, TRAIN_SPLIT, limit=limit)
+    train_records = read_split_records(examples, TRAIN_SPLIT, limit=limit)
     result = E.evaluate(
         gan, candidate_dir, eval_records, tft.TFTransformOutput(transform_graph.uri),
         config, train_records=train_records, baseline_model_dir=baseline_dir,

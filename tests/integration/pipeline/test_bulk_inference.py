@@ -123,7 +123,8 @@ def test_nothing_pushed_writes_a_manifest_saying_so(setup, tmp_path):
 
 
 def test_an_unknown_split_is_refused(setup, tmp_path):
-    with pytest.raises(ValueError, match="split 'test' is not in the examples"):
+    with pytest.raises(ValueError, match=r"split 'test' is not in the Examples artifact at "
+                                         r".* \(splits: \['train', 'eval'\]\)"):
         _run_executor(setup, tmp_path, setup["examples"], split="test")
 
 

@@ -69,6 +69,7 @@ def test_pusher_step_rewrites_models_config(tmp_path):
     from tfx.types import standard_component_specs as sc
 
     from serving.config import parse_model_server_config
+    from tfx_pipeline.components.artifacts import push_of
     from tfx_pipeline.components.pusher import ServingPusherExecutor, serving_root_of
 
     serving_root = tmp_path / "serving"
@@ -91,7 +92,13 @@ def test_pusher_step_rewrites_models_config(tmp_path):
             {sc.MODEL_KEY: [model], sc.MODEL_BLESSING_KEY: [blessing]},
             {sc.PUSHED_MODEL_KEY: [pushed]},
             {sc.PUSH_DESTINATION_KEY: json_format.MessageToJson(dest), sc.CUSTOM_CONFIG_KEY: None})
-        return pushed.get_int_custom_property("pushed")
+        record = push_of(pushed)        # what the bulk inferrer reads of TFX's Pusher
+        if record.pushed:
+            assert record.destination == str(serving_root / gan / record.version)
+            assert os.path.isdir(record.destination)
+        else:
+            assert (record.version, record.destination) == ("", "")
+        return int(record.pushed)
 
     def listed():
         cfg = parse_model_server_config((serving_root / "models.config").read_text())
