@@ -29,6 +29,7 @@ class HParams:
     generator_norm: str = "batch"  # U-Net normalisation ("batch" as in the seed; synchronised over replicas)
     dropout_rate: float = 0.5      # dropout on the first three U-Net decoder blocks
     residual: bool = False         # U-Net predicts a correction of its input, clip(x + r) (seed: False)
+    full_res_filters: int = 0      # with residual: a full-resolution head of this width (0 = none, the seed)
     batch_size: int = 1            # global batch size of a train_step (a multiple of n_critic)
     g_learning_rate: float = 2e-4  # generator Adam learning rate
     d_learning_rate: float = 2e-4  # critic Adam learning rate
@@ -84,7 +85,8 @@ class Pix2PixWganGp(GanModel):
         shape = (hp.image_size, hp.image_size, hp.channels)
         self.generator = unet_generator(hp.image_size, hp.channels, hp.base_filters,
                                         dropout_rate=hp.dropout_rate, seed=hp.seed,
-                                        norm=hp.generator_norm, residual=hp.residual)
+                                        norm=hp.generator_norm, residual=hp.residual,
+                                        full_res_filters=hp.full_res_filters)
         self.critic = patchgan([shape, shape], hp.base_filters, norm=hp.critic_norm,
                                name="patchgan_critic")
         # Each critic step's share of the batch must split over the replicas too.

@@ -9,7 +9,8 @@ from trainer.models.common import check_positive, gan_init, log2_size
 
 def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int = 64,
                    dropout_rate: float = 0.5, seed: int = 0, norm: str = "batch",
-                   residual: bool = False, name: str = "unet_generator") -> keras.Model:
+                   residual: bool = False, full_res_filters: int = 0,
+                   name: str = "unet_generator") -> keras.Model:
     """U-Net mapping [B, S, S, C] images in [-1, 1] to [B, S, S, C] (tanh).
 
     Encoder: log2(S) blocks Conv2D(k4, s2, no bias, N(0, 0.02)) → norm (not on
@@ -24,9 +25,21 @@ def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int =
     zero-initialised and the output is ``clip(input + r, -1, 1)``, so the
     untrained network is the identity (for denoising: the low-dose input) and
     training learns what to remove. Same layers and parameter count.
+
+    ``full_res_filters=f > 0`` (with ``residual``) adds a full-resolution head:
+    the seed's U-Net sees the input only through its first stride-2 conv, so a
+    per-pixel correction (noise) must come out of one transposed conv of
+    half-resolution features. Here the last decoder block up-samples to ``f``
+    full-resolution channels, concatenated with the input, then Conv3x3(f) →
+    ReLU → Conv3x3(C, zero init) gives ``r``.
     """
     depth = log2_size(image_size, "unet_generator", 8)
     check_positive(channels=channels, base_filters=base_filters)
+    if full_res_filters and not residual:
+        raise ValueError("unet_generator: full_res_filters needs residual=True, received "
+                         f"full_res_filters={full_res_filters}, residual={residual}")
+    if full_res_filters < 0:
+        raise ValueError(f"unet_generator: full_res_filters must be >= 0, received {full_res_filters}")
     init = gan_init()
     down_filters = [min(base_filters * 2 ** i, base_filters * 8) for i in range(depth)]
     up_filters = down_filters[:-1][::-1]
@@ -51,10 +64,22 @@ def unet_generator(image_size: int = 256, channels: int = 1, base_filters: int =
             x = ReplicaDropout(dropout_rate, seed=seed * 101 + i, name=f"up{i}_dropout")(x)
         x = keras.layers.ReLU(name=f"up{i}_act")(x)
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skip])  # [B, s, s, f + f_skip]
-    if residual:
+    if residual and full_res_filters:
+        f = full_res_filters
+        x = keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", kernel_initializer=init,
+                                         name="full_res_up")(x)              # [B, S, S, f]
+        x = keras.layers.ReLU(name="full_res_up_act")(x)
+        x = keras.layers.Concatenate(name="full_res_skip")([x, inputs])      # [B, S, S, f + C]
+        x = keras.layers.Conv2D(f, 3, padding="same", kernel_initializer=init,
+                                name="full_res_conv")(x)
+        x = keras.layers.ReLU(name="full_res_act")(x)
+        r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
+                                dtype="float32", name="residual")(x)         # [B, S, S, C]
+    if residual and not full_res_filters:
         r = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
                                          kernel_initializer="zeros", dtype="float32",
                                          name="residual")(x)                 # [B, S, S, C]
+    if residual:
         outputs = keras.layers.Add(dtype="float32", name="input_plus_residual")([inputs, r])
         outputs = keras.layers.Activation("hard_tanh", dtype="float32", name="output")(outputs)
     else:

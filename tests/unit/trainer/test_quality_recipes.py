@@ -99,3 +99,21 @@ def test_twin_presets_are_checked_at_registration():
             registry.check_contract(spec)
     finally:
         module.PRESETS = original
+
+
+def test_full_resolution_head_starts_as_the_identity_and_sees_the_input():
+    x = _images([2, 32, 32, 1])
+    g = unet_generator(32, 1, base_filters=4, residual=True, full_res_filters=8, dropout_rate=0.0)
+    np.testing.assert_allclose(g(x, training=False).numpy(), x, atol=1e-6)
+    assert g.get_layer("full_res_skip").output.shape[-1] == 8 + 1   # features + the input
+    assert g.get_layer("residual").output.shape[1:3] == (32, 32)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(full_res_filters=8), "full_res_filters needs residual=True"),
+    (dict(residual=True, full_res_filters=-1), "full_res_filters must be >= 0"),
+])
+def test_full_resolution_head_arguments_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        unet_generator(32, 1, base_filters=4, **kwargs)
+
