@@ -183,8 +183,11 @@ class Task:
 
 
 def train(gan: str, overrides: dict, steps: int, seed: int, task: Task, ema: float):
+    import tempfile
+
     import tensorflow as tf
     from trainer.callbacks import GeneratorEMA
+    from trainer.failure_modes import TrainingHealth
     spec = registry.get(gan)
     hp = spec.hparams({**overrides, "seed": seed})
     tf.keras.utils.set_random_seed(seed)
@@ -192,10 +195,14 @@ def train(gan: str, overrides: dict, steps: int, seed: int, task: Task, ema: flo
     ds = tf.data.Dataset.from_tensor_slices({r: task.train[r] for r in spec.roles})
     ds = ds.shuffle(len(task.train[spec.roles[0]]), seed=seed).repeat() \
         .batch(hp.batch_size, drop_remainder=True).prefetch(2)
-    callbacks = [GeneratorEMA(ema)] if ema else []
+    health = TrainingHealth(tempfile.mkdtemp(prefix="bench_quality_"))
+    callbacks = [health] + ([GeneratorEMA(ema)] if ema else [])
+    per_epoch = min(steps, 100)  # the health detectors run at epoch ends
     start = time.monotonic()
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
-    return model, hp, time.monotonic() - start
+    model.fit(ds, epochs=-(-steps // per_epoch), steps_per_epoch=per_epoch, verbose=0,
+              callbacks=callbacks)
+    findings = [f.message for f in health.findings if f.detected]
+    return model, hp, time.monotonic() - start, findings
 
 
 def main(argv=None):
@@ -208,7 +215,7 @@ def main(argv=None):
     ap.add_argument("--steps", nargs="*", default=[], metavar="GAN=N",
                     help="train steps (default: the preset's quick_train_steps)")
     ap.add_argument("--ema", nargs="*", default=[], metavar="GAN=DECAY",
-                    help="generator weight averaging decay (0 = off; default: off)")
+                    help="generator weight averaging decay (0 = off; default: PRESETS.quick_ema_decay)")
     ap.add_argument("--json", help="write every run's numbers here")
     args = ap.parse_args(argv)
     extra = parse_overrides(args.set)
@@ -221,7 +228,7 @@ def main(argv=None):
         presets = spec.presets()
         quick = {**presets.quick, **extra.get(gan, {})}
         steps = steps_by.get(gan, presets.quick_train_steps)
-        ema = ema_by.get(gan, 0.0)
+        ema = ema_by.get(gan, presets.quick_ema_decay)
         t0 = time.monotonic()
         task = Task(gan, spec.hparams(quick))
         print(f"{gan}: data and baselines in {time.monotonic() - t0:.0f} s; "
@@ -233,10 +240,11 @@ def main(argv=None):
                 continue
             overrides = {**quick, **(presets.twin if variant == "twin" else {})}
             for seed in args.seeds:
-                model, hp, seconds = train(gan, overrides, steps, seed, task, ema)
+                model, hp, seconds, findings = train(gan, overrides, steps, seed, task, ema)
                 result = task.score(task.generated(model, hp))
                 result.update(gan=gan, variant=variant, seed=seed, steps=steps, ema=ema,
-                              train_s=round(seconds, 1), overrides=extra.get(gan, {}))
+                              train_s=round(seconds, 1), overrides=extra.get(gan, {}),
+                              training_findings=findings)
                 rows.append(result)
                 gain = result.get("gain")
                 more = (f" gain over {gain['baseline']} {gain['mean']:+.2f} "
@@ -249,7 +257,8 @@ def main(argv=None):
                         if "baselines" in result else "")
                 print(f"  {gan} {variant} seed {seed}: {result['primary']} {result['value']:.3f}"
                       f"{base};{more}; {'BLESSED' if result['blessed'] else 'refused'} "
-                      f"({seconds:.0f} s train)", flush=True)
+                      f"({seconds:.0f} s train)"
+                      + "".join(f"\n    training: {m}" for m in findings), flush=True)
                 del model
     print()
     print("| GAN | variant | primary | mean ± std | blessed | baselines |")

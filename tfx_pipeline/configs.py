@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from trainer import features as F
 from trainer import registry
 from trainer.blessing import EvalConfig
-from trainer.config import MIRRORED
+from trainer.config import MIRRORED, check_ema_decay
 from trainer.features import SPLITS
 
 PIPELINE_NAME = "tfx-gan"
@@ -37,6 +37,8 @@ class GanRun:
     eval_steps: int = 4                        # batches of the eval split per epoch
     ct_window: tuple[float, float] = F.DEFAULT_CT_WINDOW  # CT level, width in HU (CT records)
     bit_depth: int = 8                         # stored bit depth the schema requires (16 for CT)
+    ema_decay: float = 0.0                     # generator weight averaging; the exported generator
+                                               # is the average (0 = off; quick: PRESETS.quick_ema_decay)
     evaluation: EvalConfig = EvalConfig()      # GanEvaluator thresholds (docs/EVALUATION.md)
     bulk_infer_split: str | None = None        # after the Pusher: run the pushed generator over
                                                # this split, PNGs + manifest.json (paired GANs)
@@ -48,6 +50,7 @@ class GanRun:
                 raise ValueError(f"GanRun.{name} must be >= 1, got {getattr(self, name)}")
         if self.bit_depth not in (8, 16):
             raise ValueError(f"GanRun.bit_depth must be 8 or 16, got {self.bit_depth}")
+        check_ema_decay("GanRun", self.ema_decay)
         if self.ct_window[1] <= 0:
             raise ValueError(f"ct_window width must be > 0, got {self.ct_window}")
         if self.bulk_infer_split is not None:
@@ -123,5 +126,6 @@ def preset_runs(preset: str, data_root: str, gans=None, hparams: Mapping[str, Ma
         steps = train_steps or (presets.quick_train_steps if preset == QUICK else SEED_TRAIN_STEPS)
         runs.append(GanRun(gan=gan, data_root=os.path.join(data_root, spec.dataset), hparams=base,
                            train_steps=steps, steps_per_epoch=min(50, steps),
-                           bit_depth=16 if spec.dataset == "ct" else 8))
+                           bit_depth=16 if spec.dataset == "ct" else 8,
+                           ema_decay=presets.quick_ema_decay if preset == QUICK else 0.0))
     return tuple(runs)

@@ -79,6 +79,7 @@ def trainer_config(config: PipelineConfig, run: GanRun) -> TrainerConfig:
         materialized=config.materialize,
         ct_window=run.ct_window,
         bit_depth=run.bit_depth,
+        ema_decay=run.ema_decay,
         backup_dir=os.path.join(config.backup_root, run.gan),
         code=code_fingerprint(),
     )

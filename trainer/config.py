@@ -61,6 +61,13 @@ def _ct_window(owner: str, value) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
+def check_ema_decay(owner: str, value) -> None:
+    """0 (off) or a decay in (0, 1)."""
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or not (value == 0 or 0 < value < 1)):
+        raise ValueError(f"{owner}.ema_decay must be 0 (off) or in (0, 1), received {value!r}")
+
+
 class _JsonConfig:
     """``to_dict`` / ``from_dict`` / ``to_json`` / ``from_json`` of a frozen dataclass."""
 
@@ -119,6 +126,8 @@ class TrainerConfig(_JsonConfig):
     ct_window: tuple[float, float] = F.DEFAULT_CT_WINDOW  # CT level, width in HU, for the
                                                           # exported CT pixel outputs
     bit_depth: int = 8                 # stored bit depth of the records (16: CT)
+    ema_decay: float = 0.0             # generator weight averaging (trainer.callbacks.GeneratorEMA):
+                                       # the exported generator is the average; 0 = off
     code: str = ""                     # trainer source fingerprint: a code change re-trains
 
     def __post_init__(self):
@@ -139,5 +148,7 @@ class TrainerConfig(_JsonConfig):
         if not isinstance(self.bit_depth, int) or isinstance(self.bit_depth, bool) \
                 or self.bit_depth not in (8, 16):
             raise ValueError(f"{owner}.bit_depth must be 8 or 16, received {self.bit_depth!r}")
+        check_ema_decay(owner, self.ema_decay)
+        object.__setattr__(self, "ema_decay", float(self.ema_decay))
         if not isinstance(self.code, str):
             raise ValueError(f"{owner}.code must be a string, received {self.code!r}")

@@ -71,11 +71,17 @@ class Presets:
     # on the pixel loss only (adversarial weight 0). None: the GAN has no pixel loss
     # (unconditional). bench/bench_quality.py reports it beside the GAN.
     twin: Mapping[str, Any] | None = None
+    # Generator weight averaging of the quick preset (trainer.callbacks.GeneratorEMA; the
+    # exported generator is the average). 0 = off, the seed preset's behaviour.
+    quick_ema_decay: float = 0.0
 
     def __post_init__(self):
         if int(self.quick_train_steps) < 1:
             raise ValueError(f"Presets.quick_train_steps must be >= 1, received "
                              f"{self.quick_train_steps!r}")
+        if not (self.quick_ema_decay == 0 or 0 < self.quick_ema_decay < 1):
+            raise ValueError(f"Presets.quick_ema_decay must be 0 (off) or in (0, 1), received "
+                             f"{self.quick_ema_decay!r}")
         object.__setattr__(self, "quick", dict(self.quick))
         object.__setattr__(self, "tiny", dict(self.tiny))
         if self.twin is not None:

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from trainer import distribute, export, registry
 from trainer import features as F
-from trainer.callbacks import NonFiniteLossGuard, TrainingProgress
+from trainer.callbacks import GeneratorEMA, NonFiniteLossGuard, TrainingProgress
 from trainer.config import TrainerConfig
 from trainer.failure_modes import TrainingHealth
 from trainer.summaries import PanelCallback
@@ -59,10 +59,12 @@ def backup_dir(config: TrainerConfig, train_files) -> str:
 
 
 def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_per_epoch: int,
-            backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2, name: str | None = None):
+            backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2, name: str | None = None,
+            ema_decay: float = 0.0):
     """``model.fit`` for ``ceil(train_steps / steps_per_epoch)`` epochs, with a
     NaN/Inf guard, BackupAndRestore at every epoch end (a killed run resumes
-    from its last finished epoch), TensorBoard losses and image panels."""
+    from its last finished epoch), TensorBoard losses and image panels; with
+    ``ema_decay`` the generator ends holding its weight average (GeneratorEMA)."""
     epochs = max(1, math.ceil(train_steps / steps_per_epoch))
     callbacks = [
         NonFiniteLossGuard(),
@@ -73,6 +75,8 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
         TrainingHealth(log_dir),
         *callbacks,
     ]
+    if ema_decay:
+        callbacks.append(GeneratorEMA(ema_decay))
     return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                      callbacks=callbacks, verbose=verbose)
 
@@ -99,7 +103,8 @@ def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_acc
         model = module.build(hp)
     fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
             steps_per_epoch=config.steps_per_epoch,
-            backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name)
+            backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name,
+            ema_decay=config.ema_decay)
     is_ct = config.bit_depth == 16 and spec.kind == registry.PAIRED
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,

@@ -57,3 +57,18 @@ def test_a_strategy_the_trainer_cannot_run_fails_when_the_pipeline_is_built(buil
     config, _, _ = built
     with pytest.raises(ValueError, match="TrainerConfig.strategy must be one of .* received 'tpu'"):
         create_pipeline(dataclasses.replace(config, strategy="tpu"))
+
+
+def test_quick_runs_carry_the_presets_ema_decay_into_the_trainer_config():
+    from trainer import registry
+    from tfx_pipeline.configs import QUICK, SEED, PipelineConfig, preset_runs
+    from tfx_pipeline.pipeline import trainer_config
+    quick = preset_runs(QUICK, "/data")
+    seed = preset_runs(SEED, "/data")
+    for run in quick:
+        assert run.ema_decay == registry.get(run.gan).presets().quick_ema_decay
+    assert all(run.ema_decay == 0.0 for run in seed)
+    config = PipelineConfig(pipeline_name="p", pipeline_root="/tmp/p", metadata_path="/tmp/m",
+                            serving_root="/tmp/s", runs=quick)
+    for run in quick:
+        assert trainer_config(config, run).ema_decay == run.ema_decay

@@ -65,6 +65,9 @@ def test_a_missing_required_key_is_refused():
     ("bit_depth", 12, r"TrainerConfig.bit_depth must be 8 or 16, received 12"),
     ("gan", "", r"TrainerConfig.gan must be a non-empty string, received ''"),
     ("hparams", [1, 2], r"TrainerConfig.hparams must be a dict, received \[1, 2\]"),
+    ("ema_decay", 1.0, r"TrainerConfig.ema_decay must be 0 \(off\) or in \(0, 1\), received 1.0"),
+    ("ema_decay", -0.5, r"TrainerConfig.ema_decay must be 0 \(off\) or in \(0, 1\), received -0.5"),
+    ("ema_decay", "0.99", r"TrainerConfig.ema_decay must be 0 \(off\) or in \(0, 1\), received '0.99'"),
 ])
 def test_malformed_values_are_refused_naming_the_field(field, value, match):
     data = trainer_config().to_dict()
