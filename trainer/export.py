@@ -15,6 +15,12 @@ input's range: uint8, or for CT uint16 stored values (HU + 32768, the
 ingestion storage convention). Images go through the Transform graph
 (``transform_features_layer``), so serving preprocessing is training's.
 Nothing is XLA-compiled (TF Serving's CPU build has no XLA).
+
+What differs by GAN kind (inputs, the example features, how the generator is
+called) is :mod:`trainer.kinds`; this module is the one export path, used by
+the Trainer, the serving stand-ins (:mod:`serving.testing`) and the
+benchmarks. Those without a Transform graph decode images with
+:class:`PlainImages`.
 """
 from __future__ import annotations
 
@@ -22,12 +28,15 @@ import os
 
 import tensorflow as tf
 
+from typing import Mapping, Sequence
+
 from trainer import features as F
+from trainer import kinds
 from trainer import preprocessing as P
 from trainer import registry
 
-MASK_FEATURE = "mask_encoded"
-SEED_FEATURE = "seed"
+MASK_FEATURE = kinds.MASK_FEATURE    # inpainting: the mask of serving_tf_example's records
+SEED_FEATURE = kinds.SEED_FEATURE    # unconditional: the seed of serving_tf_example's records
 
 
 def image_size_check(images: tf.Tensor, height: int, width: int, name: str) -> tf.Tensor:
@@ -63,30 +72,26 @@ def to_pixels(generated: tf.Tensor, is_ct: bool, ct_window) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round((generated + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
-class GeneratorModule(tf.Module):
-    """The generator, the Transform layer and the serving functions of one GAN."""
+class TransformImages(tf.Module):
+    """Encoded images -> model inputs through the Transform graph (what training saw).
 
-    def __init__(self, gan: str, generator, hparams, tft_output=None, *, is_ct: bool = False,
-                 ct_window=P.DEFAULT_CT_WINDOW):
-        super().__init__(name=f"{gan}_generator")
-        self.spec = registry.get(gan)
-        self.generator = generator
-        self.hparams = hparams
+    The serving path of every trained generator: the raw features of one role
+    go through ``transform_features_layer``, so serving preprocessing is
+    training's."""
+
+    def __init__(self, tft_output, is_ct: bool = False):
+        super().__init__(name="transform_images")
+        self.layer = tft_output.transform_features_layer()
+        self.raw_feature_spec = tft_output.raw_feature_spec()
         self.is_ct = bool(is_ct)
-        self.ct_window = tuple(float(v) for v in ct_window)
-        self.shapes = self.spec.load().input_shapes(hparams)
-        self.tft_layer = tft_output.transform_features_layer() if tft_output is not None else None
-        self.raw_feature_spec = tft_output.raw_feature_spec() if tft_output is not None else None
-        if self.spec.kind != registry.UNCONDITIONAL and self.tft_layer is None:
-            raise ValueError(f"{gan}: image GANs need the Transform output to export")
 
-    # ------------------------------------------------------------- helpers
-    def _outputs(self, generated):
-        return {F.OUT_GENERATED: tf.identity(generated, name=F.OUT_GENERATED),
-                F.OUT_PIXELS: to_pixels(generated, self.is_ct, self.ct_window)}
+    def feature_spec(self, role: str) -> dict:
+        """What ``serving_tf_example`` parses for ``role``: its image and value mapping."""
+        return {k: v for k, v in self.raw_feature_spec.items()
+                if k in (F.key(role, F.ENCODED), F.key(role, F.VALUE_OFFSET),
+                         F.key(role, F.VALUE_SCALE), F.MODALITY)}
 
-    def _transform(self, role: str, encoded, offset=None, scale=None, modality=None):
-        """Encoded images [B] of ``role`` -> model input [B, H, W, C] via the Transform graph."""
+    def __call__(self, role: str, encoded, shape, offset=None, scale=None, modality=None):
         col = lambda t: tf.reshape(t, [-1, 1])  # noqa: E731  raw features are [B, 1]
         n = tf.shape(encoded)[0]
         if offset is None:
@@ -97,141 +102,147 @@ class GeneratorModule(tf.Module):
             modality = tf.fill([n], "CT" if self.is_ct else "other")
         raw = {F.key(role, F.ENCODED): col(encoded), F.key(role, F.VALUE_OFFSET): col(offset),
                F.key(role, F.VALUE_SCALE): col(scale), F.MODALITY: col(modality)}
-        return self.tft_layer(raw)[F.transformed_key(role)]
+        return self.layer(raw)[F.transformed_key(role)]
 
-    def _check_batch(self, t, name):
+
+class PlainImages(tf.Module):
+    """Encoded images -> [-1, 1] without a Transform graph: ``value / max * 2 - 1``.
+
+    For generators that were not trained through the pipeline (the serving
+    stand-ins, the serving benchmark): an 8-bit PNG/JPEG maps 0..255 and a
+    16-bit PNG 0..65535 onto [-1, 1]; no CT windowing. The image must have
+    exactly the role's channels (no silent conversion). Records given to
+    ``serving_tf_example`` need only the role's ``R_encoded`` feature."""
+
+    def feature_spec(self, role: str) -> dict:
+        return {F.key(role, F.ENCODED): tf.io.FixedLenFeature([1], tf.string)}
+
+    def __call__(self, role: str, encoded, shape, offset=None, scale=None, modality=None):
+        shape = list(shape)
+
+        def one(data):
+            img = tf.io.decode_image(data, channels=0, dtype=tf.float32, expand_animations=False)
+            return tf.ensure_shape(img, shape) * 2.0 - 1.0   # wrong channels: InvalidArgument
+        return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec(shape, tf.float32))
+
+
+class GeneratorModule(tf.Module):
+    """The generator, its image decoding and the serving functions of one GAN.
+
+    ``gan`` is a registered GAN's name or a :class:`trainer.registry.GanSpec`
+    (a generator outside the registry: its objective module provides
+    ``input_shapes`` and what its kind's contract asks for). Images are decoded
+    by the Transform graph of ``tft_output``, or by ``images`` (e.g.
+    :class:`PlainImages`) when there is none. What the serving functions do is
+    the GAN kind's (:mod:`trainer.kinds`); this class gives them the shared
+    pieces: :meth:`decode`, :meth:`parse_examples`, :meth:`outputs`."""
+
+    def __init__(self, gan, generator, hparams, tft_output=None, *, is_ct: bool = False,
+                 ct_window=P.DEFAULT_CT_WINDOW, images=None):
+        self.spec = gan if isinstance(gan, registry.GanSpec) else registry.get(gan)
+        super().__init__(name=f"{self.spec.name}_generator")
+        self.kind = kinds.get(self.spec.kind)
+        self.objective = self.spec.load()
+        self.generator = generator
+        self.hparams = hparams
+        self.is_ct = bool(is_ct)
+        self.ct_window = tuple(float(v) for v in ct_window)
+        self.shapes = self.objective.input_shapes(hparams)
+        if tft_output is not None and images is not None:
+            raise ValueError(f"{self.spec.name}: give tft_output or images, not both")
+        self.images = TransformImages(tft_output, self.is_ct) if tft_output is not None else images
+        if self.kind.generator_role is not None and self.images is None:
+            raise ValueError(f"{self.spec.name}: image GANs need the Transform output to export "
+                             f"(or images=PlainImages() for a generator trained elsewhere)")
+
+    # ------------------------------------------------- pieces the kinds use
+    image_size_check = staticmethod(image_size_check)
+
+    def outputs(self, generated) -> dict:
+        return {F.OUT_GENERATED: tf.identity(generated, name=F.OUT_GENERATED),
+                F.OUT_PIXELS: to_pixels(generated, self.is_ct, self.ct_window)}
+
+    def check_batch(self, t, name):
         return tf.debugging.assert_positive(tf.size(t), message=f"{name}: empty batch")
 
-    # --------------------------------------------------------- by GAN kind
-    def paired(self, images):
-        h, w, _ = self.shapes[F.INPUT]
-        with tf.control_dependencies([self._check_batch(images, F.IN_IMAGES),
-                                      image_size_check(images, h, w, F.IN_IMAGES)]):
-            x = self._transform(F.INPUT, images)
-        return self._outputs(self.generator(x, training=False))
-
-    def inpaint(self, images, masks):
-        h, w, _ = self.shapes[F.IMAGE]
-        with tf.control_dependencies([
-                self._check_batch(images, F.IN_IMAGES),
-                image_size_check(images, h, w, F.IN_IMAGES),
-                image_size_check(masks, h, w, F.IN_MASKS),
-                tf.debugging.assert_equal(tf.size(images), tf.size(masks),
-                                          message="images and masks must have the same batch size")]):
-            x = self._transform(F.IMAGE, images)
-            mask = tf.map_fn(lambda m: tf.io.decode_image(m, channels=1, expand_animations=False),
-                             masks, fn_output_signature=tf.TensorSpec([None, None, 1], tf.uint8))
-        mask = tf.reshape(tf.cast(mask > 127, tf.float32), [-1, h, w, 1])  # [B, H, W, 1], 1 = known
-        from trainer.gans.pconv_inpainting import composite
-        prediction = self.generator([x * mask, mask], training=False)
-        return self._outputs(composite(prediction, x, mask))
-
-    def sample(self, seeds):
-        noise = self.spec.load().noise_from_seeds(seeds, self.hparams.latent_dim)
-        with tf.control_dependencies([self._check_batch(seeds, F.IN_SEEDS)]):
-            noise = tf.identity(noise)
-        return self._outputs(self.generator(noise, training=False))
-
-    def from_examples(self, examples):
-        kind = self.spec.kind
-        if kind == registry.UNCONDITIONAL:
-            parsed = tf.io.parse_example(examples, {SEED_FEATURE: tf.io.FixedLenFeature([], tf.int64)})
-            return self.sample(parsed[SEED_FEATURE])
-        role = F.INPUT if kind == registry.PAIRED else F.IMAGE
-        spec = {k: v for k, v in self.raw_feature_spec.items()
-                if k in (F.key(role, F.ENCODED), F.key(role, F.VALUE_OFFSET),
-                         F.key(role, F.VALUE_SCALE), F.MODALITY)}
-        if kind == registry.INPAINTING:
-            spec[MASK_FEATURE] = tf.io.FixedLenFeature([1], tf.string)
-        parsed = {k: tf.reshape(v, [-1]) for k, v in tf.io.parse_example(examples, spec).items()}
-        if kind == registry.INPAINTING:
-            return self.inpaint(parsed[F.key(role, F.ENCODED)], parsed[MASK_FEATURE])
+    def decode(self, role: str, encoded, name: str, *, offset=None, scale=None, modality=None):
+        """Encoded images [B] of ``role`` (checked: non-empty, PNG/JPEG of the role's size)
+        -> model input [B, H, W, C]."""
         h, w, _ = self.shapes[role]
-        images = parsed[F.key(role, F.ENCODED)]
-        with tf.control_dependencies([self._check_batch(images, F.IN_EXAMPLES),
-                                      image_size_check(images, h, w, F.IN_EXAMPLES)]):
-            x = self._transform(role, images, parsed[F.key(role, F.VALUE_OFFSET)],
-                                parsed[F.key(role, F.VALUE_SCALE)], parsed[F.MODALITY])
-        return self._outputs(self.generator(x, training=False))
+        with tf.control_dependencies([self.check_batch(encoded, name),
+                                      image_size_check(encoded, h, w, name)]):
+            return self.images(role, encoded, self.shapes[role], offset, scale, modality)
 
-    def generator_input_specs(self):
-        """Input signature of ``generate``: the generator's own inputs."""
-        kind = self.spec.kind
-        if kind == registry.UNCONDITIONAL:
-            return [tf.TensorSpec([None, self.hparams.latent_dim], tf.float32)]
-        if kind == registry.INPAINTING:
-            h, w, c = self.shapes[F.IMAGE]
-            return [tf.TensorSpec([None, h, w, c], tf.float32), tf.TensorSpec([None, h, w, 1], tf.float32)]
-        return [tf.TensorSpec([None, *self.shapes[F.INPUT]], tf.float32)]
+    def parse_examples(self, examples, role: str | None, extra: Mapping[str, str]) -> dict:
+        """Serialized tf.Examples [B] -> {feature: [B]}: ``role``'s image features and the
+        kind's ``extra`` features (name -> ``kinds.STRING`` / ``kinds.INT64``)."""
+        dtypes = {kinds.STRING: tf.string, kinds.INT64: tf.int64}
+        spec = self.images.feature_spec(role) if role is not None else {}
+        spec.update({k: tf.io.FixedLenFeature([1], dtypes[d]) for k, d in extra.items()})
+        return {k: tf.reshape(v, [-1]) for k, v in tf.io.parse_example(examples, spec).items()}
 
+    def warmup_requests(self, batch: int = 2) -> list[dict]:
+        """One valid serving_default request (blank images, all-known masks, seeds 0..)."""
+        role = self.kind.generator_role
+        shape = self.shapes[role] if role is not None else ()
+        return [self.kind.request(batch, shape, bit_depth=16 if self.is_ct else 8, blank=True)]
+
+    # ------------------------------------------------------------ signatures
     def signatures(self) -> dict:
         """Concrete functions keyed by signature name.
 
         Also saves ``generate`` (not a serving signature): the bare generator on
         already-preprocessed inputs, for evaluation and for parity checks.
         """
-        string_batch = lambda name: tf.TensorSpec([None], tf.string, name=name)  # noqa: E731
-        kind = self.spec.kind
-        specs = self.generator_input_specs()
-        if kind == registry.INPAINTING:
-            self.generate = tf.function(lambda x, m: self.generator([x, m], training=False),
-                                        input_signature=specs)
-        else:
-            self.generate = tf.function(lambda x: self.generator(x, training=False),
-                                        input_signature=specs)
-        if kind == registry.PAIRED:
-            default = tf.function(self.paired, input_signature=[string_batch(F.IN_IMAGES)])
-        elif kind == registry.INPAINTING:
-            default = tf.function(self.inpaint, input_signature=[string_batch(F.IN_IMAGES),
-                                                                 string_batch(F.IN_MASKS)])
-        else:
-            default = tf.function(self.sample,
-                                  input_signature=[tf.TensorSpec([None], tf.int64, name=F.IN_SEEDS)])
-        examples = tf.function(self.from_examples, input_signature=[string_batch(F.IN_EXAMPLES)])
+        dtypes = {kinds.STRING: tf.string, kinds.INT64: tf.int64}
+        kind = self.kind
+        self.generate = tf.function(lambda *x: kind.call_generator(self.generator, *x),
+                                    input_signature=kind.generator_inputs(self))
+        default = tf.function(lambda *x: kind.serve(self, *x), input_signature=[
+            tf.TensorSpec([None], dtypes[d], name=n) for n, d in kind.serving_inputs])
+        examples = tf.function(lambda x: kind.serve_examples(self, x),
+                               input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_EXAMPLES)])
         self._serve_default, self._serve_examples = default, examples  # tracked for saving
         return {F.SERVING_SIGNATURE: default.get_concrete_function(),
                 F.EXAMPLE_SIGNATURE: examples.get_concrete_function()}
 
 
-def warmup_inputs(module: GeneratorModule, batch: int = 2) -> dict:
-    """A valid serving_default request as numpy inputs (blank images / fixed seeds)."""
-    import numpy as np
-    kind = module.spec.kind
-    if kind == registry.UNCONDITIONAL:
-        return {F.IN_SEEDS: np.arange(batch, dtype=np.int64)}
-    role = F.INPUT if kind == registry.PAIRED else F.IMAGE
-    h, w, c = module.shapes[role]
-    dtype = tf.uint16 if module.is_ct else tf.uint8
-    png = tf.io.encode_png(tf.zeros([h, w, c], dtype)).numpy()
-    out = {F.IN_IMAGES: np.array([png] * batch, dtype=object)}
-    if kind == registry.INPAINTING:
-        mask = tf.io.encode_png(tf.fill([h, w, 1], tf.constant(255, tf.uint8))).numpy()
-        out[F.IN_MASKS] = np.array([mask] * batch, dtype=object)
-    return out
-
-
-def write_warmup(export_dir: str, model_name: str, inputs: dict) -> str:
-    """TF Serving warmup records (PredictionLog) in assets.extra/."""
+def write_warmup(export_dir: str, model_name: str, requests: Mapping | Sequence[Mapping]) -> str:
+    """TF Serving warmup records in ``assets.extra/``: one PredictionLog per request
+    ({input name: numpy array} for ``serving_default``)."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-    path = os.path.join(export_dir, F.WARMUP_FILE)
+    if isinstance(requests, Mapping):
+        requests = [requests]
+    path = os.path.join(str(export_dir), F.WARMUP_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=F.SERVING_SIGNATURE))
-    for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request))
     with tf.io.TFRecordWriter(path) as writer:
-        writer.write(log.SerializeToString())
+        for inputs in requests:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=F.SERVING_SIGNATURE))
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
     return path
 
 
-def export_generator(gan: str, generator, hparams, export_dir: str, tft_output=None, *,
-                     is_ct: bool = False, ct_window=P.DEFAULT_CT_WINDOW) -> str:
-    """Save the generator with both signatures and warmup requests to ``export_dir``."""
-    module = GeneratorModule(gan, generator, hparams, tft_output, is_ct=is_ct, ct_window=ct_window)
-    signatures = module.signatures()
-    tf.saved_model.save(module, export_dir, signatures=signatures,
+def save(module: GeneratorModule, export_dir: str, *, model_name: str | None = None,
+         warmup: Sequence[Mapping] | None = None, extra_signatures: Mapping | None = None) -> str:
+    """Save ``module`` with its signatures (plus ``extra_signatures``) and warmup records
+    (``warmup``: the requests; None: :meth:`GeneratorModule.warmup_requests`; []: none)."""
+    signatures = {**module.signatures(), **(extra_signatures or {})}
+    tf.saved_model.save(module, str(export_dir), signatures=signatures,
                         options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
-    write_warmup(export_dir, gan, warmup_inputs(module))
-    return export_dir
+    requests = module.warmup_requests() if warmup is None else list(warmup)
+    if requests:
+        write_warmup(export_dir, model_name or module.spec.name, requests)
+    return str(export_dir)
+
+
+def export_generator(gan, generator, hparams, export_dir: str, tft_output=None, *,
+                     is_ct: bool = False, ct_window=P.DEFAULT_CT_WINDOW, images=None) -> str:
+    """Save the generator with both signatures and warmup requests to ``export_dir``."""
+    module = GeneratorModule(gan, generator, hparams, tft_output, is_ct=is_ct,
+                             ct_window=ct_window, images=images)
+    return save(module, export_dir)

@@ -13,9 +13,11 @@ checked (:func:`check_contract`). It must provide (``GAN_CONTRACT``):
 * ``PRESETS`` - a :class:`Presets`: the quick preset's overrides and step
   count, and the tiny overrides tests use;
 
-plus what its kind needs (``KIND_CONTRACT``): an unconditional GAN's
-``noise_from_seeds(seeds [B] int64, latent_dim) -> z [B, latent_dim]``, which
-serving uses to turn request seeds into noise.
+plus what its kind needs (``KIND_CONTRACT``, from :mod:`trainer.kinds`): an
+unconditional GAN's ``noise_from_seeds(seeds [B] int64, latent_dim) -> z [B,
+latent_dim]``, which serving uses to turn request seeds into noise; an
+inpainting GAN's ``composite(prediction, image, mask)``, which serving uses to
+keep the known pixels.
 
 Adding a GAN means adding its network file, its objective file and one entry
 in ``GANS`` below (or, from outside this package, one :func:`register` call).
@@ -27,12 +29,10 @@ import importlib
 import re
 from typing import Any, Mapping
 
-from trainer import features as F
+from trainer import kinds
 
-# Conditioning kinds: what the generator consumes and what a client sends.
-UNCONDITIONAL = "unconditional"   # seeds -> images
-PAIRED = "paired"                 # input image -> target-like image
-INPAINTING = "inpainting"         # image + mask -> completed image
+# Conditioning kinds (what the generator consumes); the table is trainer.kinds.
+UNCONDITIONAL, PAIRED, INPAINTING = kinds.UNCONDITIONAL, kinds.PAIRED, kinds.INPAINTING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,7 @@ class GanSpec:
     @property
     def roles(self) -> tuple[str, ...]:
         """Image roles the GAN reads from a record."""
-        return F.PAIRED_ROLES if self.kind == PAIRED else F.UNPAIRED_ROLES
+        return kinds.get(self.kind).roles
 
     def load(self):
         return importlib.import_module(self.module)
@@ -95,12 +95,7 @@ GAN_CONTRACT = {
     "input_shapes": "input_shapes(hparams) -> {role: (H, W, C)}",
     "PRESETS": "a trainer.registry.Presets (quick overrides, quick steps, tiny overrides)",
 }
-KIND_CONTRACT = {
-    UNCONDITIONAL: {"noise_from_seeds": "noise_from_seeds(seeds [B] int64, latent_dim) -> "
-                                        "z [B, latent_dim], used by the serving signature"},
-    PAIRED: {},
-    INPAINTING: {},
-}
+KIND_CONTRACT = {name: dict(kind.contract) for name, kind in kinds.KINDS.items()}
 
 
 class GanContractError(TypeError):
