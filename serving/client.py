@@ -348,34 +348,14 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
 
 def build_inputs(kind: str, images: Sequence[str | Path] = (), masks: Sequence | None = None,
                  count: int | None = None, seed: int = 0) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Signature inputs for a GAN kind, and one output file stem per generated image."""
-    from trainer import features as F
-    from trainer import registry
+    """Signature inputs for a GAN kind, and one output file stem per generated image
+    (what each kind takes: ``client_inputs`` in :mod:`trainer.kinds`)."""
+    from trainer import kinds
 
-    if kind == registry.UNCONDITIONAL:
-        if images:
-            raise ValueError(f"an unconditional GAN takes --count/--seed, not image files: {images}")
-        if count is None or count < 1:
-            raise ValueError(f"--count must be >= 1 for an unconditional GAN, got {count!r}")
-        seeds = np.arange(seed, seed + count, dtype=np.int64)
-        return {F.IN_SEEDS: seeds}, [f"seed_{s}" for s in seeds]
-    if kind not in (registry.PAIRED, registry.INPAINTING):
-        raise ValueError(f"unknown kind {kind!r}")
-    if not images:
-        raise ValueError(f"a {kind} GAN needs image files")
-    if count is not None:
-        raise ValueError("--count is for unconditional GANs; give image files instead")
-    data = np.array([Path(p).read_bytes() for p in images], dtype=object)
-    stems = [Path(p).stem for p in images]
-    if kind == registry.INPAINTING:
-        if not masks or len(masks) != len(images):
-            raise ValueError(f"an inpainting GAN needs one mask per image: {len(images)} images, "
-                             f"{len(masks or [])} masks")
-        return {F.IN_IMAGES: data,
-                F.IN_MASKS: np.array([Path(p).read_bytes() for p in masks], dtype=object)}, stems
-    if masks:
-        raise ValueError("--masks is only for inpainting GANs")
-    return {F.IN_IMAGES: data}, stems
+    k = kinds.get(kind)
+    data = [Path(p).read_bytes() for p in images]
+    mask_data = [Path(p).read_bytes() for p in masks] if masks else masks
+    return k.client_inputs(data, [Path(p).stem for p in images], mask_data, count, seed)
 
 
 def predict_to_files(client, model: str, *, images: Sequence = (), masks: Sequence | None = None,

@@ -11,7 +11,7 @@ import os
 from typing import Any, Mapping
 
 from trainer import features as F
-from trainer import registry
+from trainer import kinds, registry
 from trainer.blessing import EvalConfig
 from trainer.config import MIRRORED, check_ema_decay
 from trainer.features import SPLITS
@@ -57,7 +57,7 @@ class GanRun:
             if self.bulk_infer_split not in SPLITS:
                 raise ValueError(f"GanRun.bulk_infer_split must be one of {SPLITS}, got "
                                  f"{self.bulk_infer_split!r}")
-            if self.spec.kind != registry.PAIRED:
+            if not kinds.get(self.spec.kind).bulk_inference:
                 raise ValueError(f"bulk inference runs paired GANs over their input images; "
                                  f"{self.gan} is {self.spec.kind}")
         object.__setattr__(self, "hparams", dict(self.hparams))

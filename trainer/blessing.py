@@ -43,7 +43,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-PAIRED, INPAINTING, UNCONDITIONAL = "paired", "inpainting", "unconditional"  # registry kinds
+from trainer import kinds
 PSNR_CAP_DB = 100.0   # per-image PSNR of a perfect reconstruction (inf) counts as this
 
 
@@ -182,13 +182,7 @@ def fd_fraction(fd: float, fd_floor: float, fd_noise: float) -> float:
 def primary_metrics(kind: str) -> tuple[tuple[str, bool], ...]:
     """(metric, higher_is_better) that blessing compares, for a GAN kind; the first is
     the primary metric (compared per image, with a bootstrap interval)."""
-    if kind == PAIRED:
-        return (("psnr", True), ("ssim", True))
-    if kind == INPAINTING:
-        return (("hole_psnr", True), ("ssim", True))
-    if kind == UNCONDITIONAL:
-        return (("fd_fraction", False),)
-    raise ValueError(f"unknown GAN kind {kind!r}; expected {PAIRED}, {INPAINTING} or {UNCONDITIONAL}")
+    return kinds.get(kind).primary_metrics
 
 
 def bootstrap_mean_ci(values: Sequence[float], *, resamples: int = 2000, confidence: float = 0.95,
@@ -243,6 +237,52 @@ def _value(metrics: Mapping[str, float], name: str, who: str) -> float:
     return math.nan if value is None else float(value)
 
 
+def fd_fraction_checks(candidate: Mapping[str, float], config: EvalConfig) -> list[Check]:
+    """The gate of distribution-matching GANs: the candidate's ``fd_fraction`` bound (the
+    floor and ceiling are already inside the fraction; no baselines, no per-image gain)."""
+    value = _value(candidate, "fd_fraction", "candidate")
+    return [Check("fd_fraction (0 = real-vs-real, 1 = real-vs-noise)", value,
+                  config.max_fd_fraction, False)]
+
+
+def gain_checks(kind: str, metrics: Sequence[tuple[str, bool]], candidate: Mapping[str, float],
+                baselines: Mapping[str, Mapping[str, float]],
+                per_image: Mapping[str, Sequence[float]] | None,
+                config: EvalConfig) -> tuple[list[Check], Gain]:
+    """The gate of image-to-image GANs: the per-image gain of the primary metric (the first
+    of ``metrics``) over the strongest baseline, and each other metric against its strongest
+    baseline. Returns (checks, the gain)."""
+    margin = {"psnr": config.min_psnr_gain_db, "hole_psnr": config.min_hole_psnr_gain_db,
+              "ssim": config.min_ssim_gain}
+    checks: list[Check] = []
+    primary = metrics[0][0]
+    if per_image is None:
+        raise ValueError(f"{kind} GANs need per_image {primary} values of the candidate and "
+                         f"of every baseline (received none)")
+    missing = sorted({"candidate", *baselines} - set(per_image))
+    if missing:
+        raise ValueError(f"per_image lacks {missing}; received {sorted(per_image)}")
+    for name, _ in metrics:
+        _value(candidate, name, "candidate")
+    best = strongest(baselines, primary)
+    gain = paired_gain(per_image["candidate"], per_image[best], metric=primary,
+                       baseline_name=best, config=config)
+    others = ", ".join(f"{n} {_value(m, primary, n):.4g}" for n, m in baselines.items())
+    checks.append(Check(
+        f"{primary} gain over the strongest baseline {best} (mean {gain.mean:+.3g}, "
+        f"{gain.confidence:.0%} CI [{gain.low:+.3g}, {gain.high:+.3g}] over "
+        f"{gain.num_images} images; baselines: {others}), CI lower bound",
+        gain.low, margin[primary], True,
+        why=f"not reliably better than {best}"))
+    for name, higher in metrics[1:]:
+        best_other = strongest(baselines, name, higher)
+        base = _value(baselines[best_other], name, best_other)
+        checks.append(Check(f"{name} vs strongest baseline {best_other} ({base:.4g}) + "
+                            f"{margin[name]:g}", _value(candidate, name, "candidate"),
+                            base + margin[name], higher))
+    return checks, gain
+
+
 def decide(kind: str, candidate: Mapping[str, float],
            baselines: Mapping[str, Mapping[str, float]],
            latest_blessed: Mapping[str, float] | None, config: EvalConfig, *,
@@ -264,45 +304,12 @@ def decide(kind: str, candidate: Mapping[str, float],
     gain). ``latest_blessed`` is None when no generator of this GAN was
     blessed before.
     """
-    checks: list[Check] = []
-    margin = {"psnr": config.min_psnr_gain_db, "hole_psnr": config.min_hole_psnr_gain_db,
-              "ssim": config.min_ssim_gain}
+    checks, gain = kinds.get(kind).gate_checks(candidate, baselines, per_image, config)
+    metrics = primary_metrics(kind)
     regression = {"psnr": config.max_psnr_regression_db,
                   "hole_psnr": config.max_psnr_regression_db,
                   "ssim": config.max_ssim_regression,
                   "fd_fraction": config.max_fd_fraction_regression}
-    metrics = primary_metrics(kind)
-    gain = None
-    if kind == UNCONDITIONAL:
-        value = _value(candidate, "fd_fraction", "candidate")
-        checks.append(Check("fd_fraction (0 = real-vs-real, 1 = real-vs-noise)", value,
-                            config.max_fd_fraction, False))
-    else:
-        primary = metrics[0][0]
-        if per_image is None:
-            raise ValueError(f"{kind} GANs need per_image {primary} values of the candidate and "
-                             f"of every baseline (received none)")
-        missing = sorted({"candidate", *baselines} - set(per_image))
-        if missing:
-            raise ValueError(f"per_image lacks {missing}; received {sorted(per_image)}")
-        for name, _ in metrics:
-            _value(candidate, name, "candidate")
-        best = strongest(baselines, primary)
-        gain = paired_gain(per_image["candidate"], per_image[best], metric=primary,
-                           baseline_name=best, config=config)
-        others = ", ".join(f"{n} {_value(m, primary, n):.4g}" for n, m in baselines.items())
-        checks.append(Check(
-            f"{primary} gain over the strongest baseline {best} (mean {gain.mean:+.3g}, "
-            f"{gain.confidence:.0%} CI [{gain.low:+.3g}, {gain.high:+.3g}] over "
-            f"{gain.num_images} images; baselines: {others}), CI lower bound",
-            gain.low, margin[primary], True,
-            why=f"not reliably better than {best}"))
-        for name, higher in metrics[1:]:
-            best_other = strongest(baselines, name, higher)
-            base = _value(baselines[best_other], name, best_other)
-            checks.append(Check(f"{name} vs strongest baseline {best_other} ({base:.4g}) + "
-                                f"{margin[name]:g}", _value(candidate, name, "candidate"),
-                                base + margin[name], higher))
     checks.extend(failure_checks)
     if latest_blessed is not None:
         for name, higher in metrics:

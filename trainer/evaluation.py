@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from trainer import blessing, registry
+from trainer import blessing, kinds, registry
 from trainer import features as F
 from trainer.blessing import EvalConfig
 
@@ -44,8 +44,8 @@ REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 PANELS_PNG = "panels.png"
 TENSORBOARD_DIR = "tensorboard"
-MASK_FEATURE = "mask_encoded"   # trainer.export.MASK_FEATURE (not imported: export imports TF)
-SEED_FEATURE = "seed"           # trainer.export.SEED_FEATURE
+MASK_FEATURE = kinds.MASK_FEATURE   # what serving_tf_example reads besides the record
+SEED_FEATURE = kinds.SEED_FEATURE
 CANDIDATE, TRIVIAL, LATEST = "candidate", "trivial_baseline", "latest_blessed"
 BASELINES = "baselines"         # metrics of every baseline of the gate, by name
 
@@ -92,7 +92,8 @@ def with_masks(records: Sequence[bytes], masks: np.ndarray) -> list[bytes]:
     for record, mask in zip(records, masks):
         example = tf.train.Example.FromString(record)
         png = tf.io.encode_png(tf.cast(np.round(mask * 255.0), tf.uint8)).numpy()
-        example.features.feature[MASK_FEATURE].bytes_list.value[:] = [png]
+        example.features.feature[MASK_FEATURE].CopyFrom(
+            kinds.example_features(kinds.INPAINTING, **{MASK_FEATURE: png})[MASK_FEATURE])
         out.append(example.SerializeToString())
     return out
 
@@ -100,9 +101,9 @@ def with_masks(records: Sequence[bytes], masks: np.ndarray) -> list[bytes]:
 def seed_records(count: int, first: int = 0) -> list[bytes]:
     """One tf.Example per seed for an unconditional generator's example signature."""
     import tensorflow as tf
-    return [tf.train.Example(features=tf.train.Features(feature={
-        SEED_FEATURE: tf.train.Feature(int64_list=tf.train.Int64List(value=[s]))}))
-        .SerializeToString() for s in range(first, first + count)]
+    return [tf.train.Example(features=tf.train.Features(feature=kinds.example_features(
+        kinds.UNCONDITIONAL, **{SEED_FEATURE: s}))).SerializeToString()
+        for s in range(first, first + count)]
 
 
 def generate(model_dir: str, records: Sequence[bytes], batch: int = 32) -> np.ndarray:
@@ -227,15 +228,10 @@ def evaluate(gan: str, model_dir: str, eval_records: Sequence[bytes], tft_output
     if len(records) < 2:
         raise ValueError(f"{gan}: need at least 2 eval records, received {len(records)}")
     dataset = dataset or spec.dataset
-    if spec.kind == registry.UNCONDITIONAL:
-        if not train_records:
-            raise ValueError(f"{gan}: unconditional GANs need train_records (feature extractor, "
-                             "real-vs-real floor)")
-        result = _evaluate_unconditional(gan, model_dir, records, list(train_records), tft_output,
-                                         config, baseline_model_dir, dataset)
-    else:
-        result = _evaluate_image(gan, spec, model_dir, records, tft_output, config,
-                                 baseline_model_dir, hparams, ct_window, train_records)
+    result = kinds.get(spec.kind).evaluate(
+        gan, spec, model_dir, records, tft_output, config, train_records=train_records,
+        baseline_model_dir=baseline_model_dir, hparams=hparams, ct_window=ct_window,
+        dataset=dataset)
     log.info("%s: %s", gan, result.decision.summary())
     return result
 
@@ -315,47 +311,70 @@ def gate_images(kind: str, generated: np.ndarray, target: np.ndarray,
     return metrics, decision, {"output_spread_ratio": ratio}
 
 
+@dataclasses.dataclass
+class ImageTask:
+    """What an image-to-image kind evaluates against (``trainer.kinds`` builds it)."""
+    target: np.ndarray                 # [N, H, W, C] in [-1, 1]: what the generator should make
+    feed: list[bytes]                  # the records given to serving_tf_example
+    candidates: dict[str, np.ndarray]  # baseline images by name
+    described: dict[str, str]          # what each baseline is
+    trivial_key: str                   # the simplest baseline (reported as TRIVIAL)
+    shown_input: np.ndarray            # the panels' first column
+    input_title: str
+    is_ct: bool = False                # CT records: metrics in HU through the CT window
+    holes: np.ndarray | None = None    # [N, H, W, 1], 1 = hole (inpainting)
+    details: dict = dataclasses.field(default_factory=dict)  # extra gate details (NLM tuning)
+
+
+def inpainting_task(spec, records, data, config: EvalConfig, hparams) -> ImageTask:
+    """Inpainting: the records' images behind fixed evaluation masks; hole-filling baselines."""
+    from trainer import baselines
+    from trainer.masks import fixed_masks
+    target = data[F.transformed_key(F.IMAGE)]
+    hp = spec.hparams(hparams or {})
+    masks = fixed_masks(len(records), target.shape[1], seed=config.seed,
+                        mask_type=hp.mask_type, max_masks=hp.max_masks,
+                        max_size_ratio=hp.max_size_ratio,
+                        max_thickness=hp.max_thickness).numpy()       # [N, H, W, 1]
+    masks = masks[:, :target.shape[1], :target.shape[2]]
+    return ImageTask(
+        target=target, feed=with_masks(records, masks),
+        candidates={"biharmonic_fill": baselines.biharmonic_fill(target, masks),
+                    "mean_fill": baselines.mean_fill(target, masks)},
+        described={"biharmonic_fill": "holes filled by biharmonic interpolation of the known "
+                                      "pixels (scikit-image)",
+                   "mean_fill": "holes filled with the mean of the known pixels (per channel)"},
+        trivial_key="mean_fill",
+        shown_input=masks * target + (1.0 - masks) * 1.0,               # holes white
+        input_title="masked input", holes=1.0 - masks)
+
+
+def paired_task(records, data, tft_output, config: EvalConfig, train_records) -> ImageTask:
+    """Paired: input -> target; the baselines the data calls for (:func:`paired_baselines`)."""
+    target = data[F.transformed_key(F.TARGET)]
+    inp = data[F.transformed_key(F.INPUT)]
+    is_ct = bool((data[F.MODALITY] == b"CT").all())
+    train_pairs = None
+    if is_ct and inp.shape[1:3] == target.shape[1:3] and train_records:
+        train = transform_records(tft_output, list(train_records[:config.nlm_tuning_pairs]))
+        train_pairs = (train[F.transformed_key(F.INPUT)], train[F.transformed_key(F.TARGET)])
+    candidates, described, trivial_key, details = paired_baselines(inp, target, is_ct,
+                                                                   train_pairs)
+    return ImageTask(target=target, feed=list(records), candidates=candidates,
+                     described=described, trivial_key=trivial_key, shown_input=inp,
+                     input_title="input", is_ct=is_ct, details=details)
+
+
 def _evaluate_image(gan, spec, model_dir, records, tft_output, config, baseline_model_dir,
                     hparams, ct_window, train_records=None) -> EvalResult:
-    from trainer import baselines
     from trainer.feature_extractors import perceptual_model
     data = transform_records(tft_output, records)
     notes: list[str] = []
-    holes = None
-    details: dict = {}
-    if spec.kind == registry.INPAINTING:
-        from trainer.masks import fixed_masks
-        target = data[F.transformed_key(F.IMAGE)]
-        hp = spec.hparams(hparams or {})
-        masks = fixed_masks(len(records), target.shape[1], seed=config.seed,
-                            mask_type=hp.mask_type, max_masks=hp.max_masks,
-                            max_size_ratio=hp.max_size_ratio,
-                            max_thickness=hp.max_thickness).numpy()       # [N, H, W, 1]
-        masks = masks[:, :target.shape[1], :target.shape[2]]
-        holes = 1.0 - masks
-        feed = with_masks(records, masks)
-        candidates = {"biharmonic_fill": baselines.biharmonic_fill(target, masks),
-                      "mean_fill": baselines.mean_fill(target, masks)}
-        described = {"biharmonic_fill": "holes filled by biharmonic interpolation of the known "
-                                        "pixels (scikit-image)",
-                     "mean_fill": "holes filled with the mean of the known pixels (per channel)"}
-        trivial_key = "mean_fill"
-        shown_input = masks * target + (1.0 - masks) * 1.0               # holes white
-        input_title = "masked input"
-        is_ct = False
-    else:
-        target = data[F.transformed_key(F.TARGET)]
-        inp = data[F.transformed_key(F.INPUT)]
-        feed = records
-        is_ct = bool((data[F.MODALITY] == b"CT").all())
-        train_pairs = None
-        if is_ct and inp.shape[1:3] == target.shape[1:3] and train_records:
-            train = transform_records(tft_output, list(train_records[:config.nlm_tuning_pairs]))
-            train_pairs = (train[F.transformed_key(F.INPUT)], train[F.transformed_key(F.TARGET)])
-        candidates, described, trivial_key, details = paired_baselines(inp, target, is_ct,
-                                                                       train_pairs)
-        shown_input = inp
-        input_title = "input"
+    task = kinds.get(spec.kind).eval_task(spec, records, data, tft_output, config, hparams,
+                                          train_records)
+    target, feed, holes, is_ct = task.target, task.feed, task.holes, task.is_ct
+    candidates, described, trivial_key = task.candidates, task.described, task.trivial_key
+    shown_input, input_title, details = task.shown_input, task.input_title, task.details
     window = ct_window if is_ct else None
 
     generated = generate(model_dir, feed)
@@ -450,7 +469,7 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
             notes.append(mismatch)
         else:
             latest = metrics[LATEST] = scored(latest_images)
-    decision = blessing.decide(registry.UNCONDITIONAL, metrics[CANDIDATE], metrics[TRIVIAL],
+    decision = blessing.decide(kinds.UNCONDITIONAL, metrics[CANDIDATE], metrics[TRIVIAL],
                                latest, config, failure_checks=failure_checks)
     k = config.num_panels
     panels = None
@@ -460,7 +479,7 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
         real_row = np.concatenate(list(real[key][:k]), axis=1)[None]
         panels = np.concatenate([gen_row, real_row], axis=0)
     return EvalResult(
-        gan=gan, kind=registry.UNCONDITIONAL, num_examples=n, metrics=metrics,
+        gan=gan, kind=kinds.UNCONDITIONAL, num_examples=n, metrics=metrics,
         baselines={TRIVIAL: f"real-vs-real ({len(floor_images)} train vs {n} eval images) floor "
                             f"and real-vs-noise ({n} uniform-noise images) ceiling",
                    LATEST: baseline_model_dir},

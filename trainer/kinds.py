@@ -110,6 +110,12 @@ class Kind(abc.ABC):
         one output file stem per generated image. Raises ValueError on what the kind does not
         take."""
 
+    @abc.abstractmethod
+    def sample_request(self, read_images, out_dir: str, count: int) -> dict:
+        """Arguments of :func:`serving.client.predict_to_files` for up to ``count`` samples:
+        ``read_images(role, count)`` gives real [H, W, C] images of a role, written here as
+        PNG files under ``out_dir`` (with masks where the kind takes them)."""
+
     # --------------------------------------------------- blessing, evaluation
     @abc.abstractmethod
     def gate_checks(self, candidate, baselines, per_image, config) -> tuple[list, Any]:
@@ -159,6 +165,21 @@ def _png_batch(batch: int, shape: Sequence[int], seed: int, bit_depth: int, blan
     return np.array(out, dtype=object)
 
 
+def _write_pngs(images, out_dir: str, stem: str) -> list[str]:
+    """Each [H, W, C] uint8/uint16 image as ``<out_dir>/<stem>_<n>.png``; returns the paths."""
+    import os
+
+    import tensorflow as tf
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for n, image in enumerate(images):
+        path = os.path.join(out_dir, f"{stem}_{n}.png")
+        with open(path, "wb") as fh:
+            fh.write(tf.io.encode_png(image).numpy())
+        paths.append(path)
+    return paths
+
+
 def _check_image_files(kind: str, images: Sequence, count: int | None):
     if not images:
         raise ValueError(f"a {kind} GAN needs image files")
@@ -202,6 +223,9 @@ class Unconditional(Kind):
         if masks:
             raise ValueError("--masks is only for inpainting GANs")
         return {F.IN_SEEDS: seeds}, stems
+
+    def sample_request(self, read_images, out_dir, count):
+        return {"count": count, "seed": 0}
 
     def gate_checks(self, candidate, baselines, per_image, config):
         from trainer import blessing
@@ -248,6 +272,10 @@ class _ImageKind(Kind):
 
     def request(self, batch, shape, *, seed=0, bit_depth=8, blank=False):
         return {F.IN_IMAGES: _png_batch(batch, shape, seed, bit_depth, blank)}
+
+    def sample_request(self, read_images, out_dir, count):
+        images = read_images(self.generator_role, count)
+        return {"images": _write_pngs(images, out_dir, "input")}
 
     def gate_checks(self, candidate, baselines, per_image, config):
         from trainer import blessing
@@ -359,6 +387,16 @@ class Inpainting(_ImageKind):
         return {F.IN_IMAGES: np.array(list(images), dtype=object),
                 F.IN_MASKS: np.array(list(masks), dtype=object)}, list(stems)
 
+    def sample_request(self, read_images, out_dir, count):
+        import numpy as np
+        from trainer.masks import fixed_masks
+        images = read_images(self.generator_role, count)
+        request = {"images": _write_pngs(images, out_dir, "input")}
+        if images:
+            masks = fixed_masks(len(images), images[0].shape[0], seed=0).numpy()  # [N, S, S, 1]
+            request["masks"] = _write_pngs((masks * 255).astype(np.uint8), out_dir, "mask")
+        return request
+
     def eval_task(self, spec, records, data, tft_output, config, hparams, train_records):
         from trainer import evaluation
         return evaluation.inpainting_task(spec, records, data, config, hparams)
@@ -396,6 +434,3 @@ def example_features(kind: str | Kind, **values) -> dict:
     build = {STRING: F.bytes_feature, INT64: F.int64_feature}
     return {name: build[k.example_features[name]](v) for name, v in values.items()}
 
-
-def read_files(paths: Sequence[str | Path]) -> list[bytes]:
-    return [Path(p).read_bytes() for p in paths]

@@ -2,7 +2,9 @@
 
 * paired GANs: ``input | output | target`` (inputs up-sampled to the output size);
 * inpainting: ``masked | completed | original`` on the fixed evaluation masks;
-* unconditional GANs: samples from fixed noise.
+* unconditional GANs: samples from fixed noise
+
+(each layout is its kind's ``panel_rows``, :mod:`trainer.kinds`).
 
 One row per example, written every ``every_epochs`` epochs as ``samples``,
 plus the generator's op graph once at the start.
@@ -13,26 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer import features as F
-from trainer import registry
+from trainer import kinds
 from trainer.callbacks import image_grid
 
 
 def panel_rows(kind: str, batch: dict, generator_inputs, generated) -> np.ndarray:
-    """[N, H, k*W, C] rows of side-by-side panels, values in [-1, 1]."""
-    generated = tf.convert_to_tensor(generated)
-    size = generated.shape[1:3]
-    if kind == registry.UNCONDITIONAL:
-        return np.asarray(generated)
-    if kind == registry.INPAINTING:
-        masked, mask = generator_inputs
-        completed = mask * batch[F.IMAGE] + (1.0 - mask) * generated
-        shown = masked + (1.0 - mask) * 1.0  # holes shown white
-        panels = [shown, completed, batch[F.IMAGE]]
-    else:
-        inp = tf.image.resize(batch[F.INPUT], size, method="nearest")
-        panels = [inp, generated, batch[F.TARGET]]
-    return np.asarray(tf.concat(panels, axis=2))  # [N, H, 3W, C]
+    """[N, H, k*W, C] rows of side-by-side panels, values in [-1, 1] (the kind's layout)."""
+    return kinds.get(kind).panel_rows(batch, generator_inputs, generated)
 
 
 class PanelCallback(keras.callbacks.Callback):
@@ -43,7 +32,7 @@ class PanelCallback(keras.callbacks.Callback):
         super().__init__()
         if every_epochs < 1:
             raise ValueError(f"every_epochs must be >= 1, received {every_epochs}")
-        self.kind = kind
+        self.kind = kinds.get(kind)
         self.batch = {k: v[:max_images] for k, v in batch.items()}
         self.every_epochs = every_epochs
         self.writer = tf.summary.create_file_writer(log_dir)
@@ -52,7 +41,7 @@ class PanelCallback(keras.callbacks.Callback):
         inputs = self.model.generator_inputs(self.batch)
         generated = self.model.generator(inputs, training=False)
         rows = panel_rows(self.kind, self.batch, inputs, generated)
-        columns = 1 if self.kind != registry.UNCONDITIONAL else None
+        columns = self.kind.panel_columns
         with self.writer.as_default():
             tf.summary.image("samples", image_grid(rows, columns=columns), step=step)
         self.writer.flush()

@@ -128,7 +128,7 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     import tensorflow_transform as tft
     from serving.pushed import newest_pushed, saved_model_fingerprint
     from trainer import evaluation as E
-    from trainer import registry
+    from trainer import kinds, registry
     from trainer.filesystems import ensure_filesystem
     ensure_filesystem(examples.uri, model.uri, transform_graph.uri, evaluation.uri, blessing.uri,
                       pushed_model_base or None)
@@ -140,7 +140,7 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
     if baseline_dir and saved_model_fingerprint(baseline_dir) == saved_model_fingerprint(candidate_dir):
         return already_blessed(gan, model, evaluation, blessing, baseline_dir)
     eval_records = read_split_records(examples, EVAL_SPLIT, limit=config.max_examples)
-    limit = MAX_TRAIN_RECORDS if spec.kind == registry.UNCONDITIONAL else config.nlm_tuning_pairs
+    limit = kinds.get(spec.kind).eval_train_limit(config, MAX_TRAIN_RECORDS)
     train_records = read_split_records(examples, TRAIN_SPLIT, limit=limit)
     result = E.evaluate(
         gan, candidate_dir, eval_records, tft.TFTransformOutput(transform_graph.uri),

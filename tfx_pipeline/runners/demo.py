@@ -12,36 +12,27 @@ import os
 
 import numpy as np
 
-from trainer import features as F
-from trainer import registry
+from trainer import kinds, registry
 
 SAMPLES = 4
 
 
-def sample_inputs(gan: str, data_root: str, out_dir: str) -> tuple[list[str], list[str]]:
-    """Write up to SAMPLES eval inputs of ``gan`` (and masks) as PNG files; returns paths."""
-    import tensorflow as tf
-    from tfx_pipeline.ingest.records import parse_example_bytes
-    spec = registry.get(gan)
-    role = F.INPUT if spec.kind == registry.PAIRED else F.IMAGE
-    files = sorted(glob.glob(os.path.join(data_root, "Span-*", "eval", "*.tfrecord")))
-    os.makedirs(out_dir, exist_ok=True)
-    images, masks, size = [], [], None
-    for n, raw in enumerate(tf.data.TFRecordDataset(files).take(SAMPLES)):
-        pixels = parse_example_bytes(raw.numpy())["images"][role].pixels
-        size = pixels.shape[0]
-        path = os.path.join(out_dir, f"input_{n}.png")
-        with open(path, "wb") as fh:
-            fh.write(tf.io.encode_png(pixels).numpy())
-        images.append(path)
-    if spec.kind == registry.INPAINTING and images:
-        from trainer.masks import fixed_masks
-        for n, mask in enumerate(fixed_masks(len(images), size, seed=0).numpy()):
-            path = os.path.join(out_dir, f"mask_{n}.png")
-            with open(path, "wb") as fh:
-                fh.write(tf.io.encode_png((mask * 255).astype(np.uint8)).numpy())
-            masks.append(path)
-    return images, masks
+def eval_images(data_root: str):
+    """``read(role, count)``: the pixels [H, W, C] of ``role`` in the first eval records."""
+    def read(role: str, count: int) -> list[np.ndarray]:
+        import tensorflow as tf
+        from tfx_pipeline.ingest.records import parse_example_bytes
+        files = sorted(glob.glob(os.path.join(data_root, "Span-*", "eval", "*.tfrecord")))
+        return [parse_example_bytes(raw.numpy())["images"][role].pixels
+                for raw in tf.data.TFRecordDataset(files).take(count)]
+    return read
+
+
+def sample_request(gan: str, data_root: str, out_dir: str) -> dict:
+    """What to send ``gan`` (up to SAMPLES eval inputs written as PNGs, or seeds): the
+    arguments of ``predict_to_files``, as the GAN's kind builds them."""
+    return kinds.get(registry.get(gan).kind).sample_request(eval_images(data_root), out_dir,
+                                                            SAMPLES)
 
 
 def serve_and_predict(config, home: str, out=print) -> dict[str, list[str]]:
@@ -61,13 +52,9 @@ def serve_and_predict(config, home: str, out=print) -> dict[str, list[str]]:
                                    poll_seconds=0)) as server:
         with GrpcClient(server.grpc_address) as client:
             for gan in pushed:
-                kind = registry.get(gan).kind
                 out = os.path.join(home, "predictions", gan)
-                if kind == registry.UNCONDITIONAL:
-                    files = predict_to_files(client, gan, count=SAMPLES, seed=0, out_dir=out)
-                else:
-                    images, masks = sample_inputs(gan, runs[gan].data_root, os.path.join(out, "inputs"))
-                    files = predict_to_files(client, gan, images=images, masks=masks or None, out_dir=out)
+                request = sample_request(gan, runs[gan].data_root, os.path.join(out, "inputs"))
+                files = predict_to_files(client, gan, out_dir=out, **request)
                 written[gan] = [str(f) for f in files]
                 out(f"  {gan:18s} served over gRPC ({server.grpc_address}): "
                       f"{len(files)} images in {out}")
