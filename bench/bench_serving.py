@@ -40,77 +40,42 @@ if str(ROOT) not in sys.path:
 
 from serving import testing  # noqa: E402
 from trainer import features as F  # noqa: E402
-from trainer import registry  # noqa: E402
+from trainer import kinds, registry  # noqa: E402
 
 PIX2PIX, MLP = "pix2pix_wgan_gp", "vanilla_gan"
 
 
 # ------------------------------------------------------------------ models
+def hparams_overrides(name: str, image_size: int) -> dict:
+    """pix2pix at the measured size (grayscale); the MLP at its defaults."""
+    return {"image_size": image_size, "channels": 1} if name == PIX2PIX else {}
+
+
 def export_generator(name: str, base_path: Path, image_size: int) -> Path:
-    """Version 1 of ``name``'s generator as a contract-following SavedModel (with warmup)."""
-    import tensorflow as tf
+    """Version 1 of ``name``'s generator through the Trainer's export path (with warmup).
+
+    Freshly initialised weights and no Transform graph: images are decoded by
+    :class:`trainer.export.PlainImages` (pix2pix: 16-bit PNG in, uint16 CT pixels out)."""
+    from trainer import export
 
     spec = registry.get(name)
-    if spec.kind == registry.PAIRED:
-        hp = spec.hparams({"image_size": image_size, "channels": 1})
-    else:
-        hp = spec.hparams({})
+    hp = spec.hparams(hparams_overrides(name, image_size))
     generator = spec.load().build(hp).generator
-    size, channels = hp.image_size, hp.channels
-
-    class Export(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.generator = generator
-
-        def outputs(self, x):
-            g = tf.cast(self.generator(x, training=False), tf.float32)
-            if spec.kind == registry.PAIRED:  # CT: uint16 pixels
-                pixels = tf.cast(tf.round((g + 1.0) * 32767.5), tf.uint16)
-            else:
-                pixels = tf.cast(tf.round((g + 1.0) * 127.5), tf.uint8)
-            return {F.OUT_GENERATED: g, F.OUT_PIXELS: pixels}
-
-    m = Export()
-    if spec.kind == registry.PAIRED:
-        def decode(b):
-            img = tf.io.decode_png(b, channels=channels, dtype=tf.uint16)
-            img = tf.ensure_shape(img, [size, size, channels])
-            return tf.cast(img, tf.float32) / 32767.5 - 1.0
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_IMAGES)])
-        def serve(images):
-            x = tf.map_fn(decode, images, fn_output_signature=tf.TensorSpec(
-                [size, size, channels], tf.float32))  # [B, H, W, C]
-            return m.outputs(x)
-        warm = {F.IN_IMAGES: _images(1, size)}
-    else:
-        from trainer.gans.unconditional import noise_from_seeds
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name=F.IN_SEEDS)])
-        def serve(seeds):
-            return m.outputs(noise_from_seeds(seeds, hp.latent_dim))  # z [B, latent_dim]
-        warm = {F.IN_SEEDS: np.array([0], np.int64)}
-    base_path.mkdir(parents=True, exist_ok=True)
+    module = export.GeneratorModule(spec, generator, hp, is_ct=kinds.get(spec.kind).ct_capable,
+                                    images=export.PlainImages())
     version_dir = base_path / "1"
-    tf.saved_model.save(m, str(version_dir), signatures={F.SERVING_SIGNATURE: serve})
-    testing.write_warmup_requests(version_dir, name, spec.kind, 1, size, channels, inputs=[warm])
+    base_path.mkdir(parents=True, exist_ok=True)
+    export.save(module, str(version_dir), warmup=[batch1_inputs(name, image_size)])
     params = sum(int(np.prod(v.shape)) for v in generator.weights)
-    print(f"exported {name}: {params / 1e6:.2f}M parameters, {size}x{size}x{channels}",
-          flush=True)
+    print(f"exported {name}: {params / 1e6:.2f}M parameters, {hp.image_size}x{hp.image_size}x"
+          f"{hp.channels}", flush=True)
     return version_dir
 
 
-def _images(n: int, size: int) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return np.array([testing.png_bytes(rng.integers(0, 65535, (size, size), dtype=np.uint16))
-                     for _ in range(n)], dtype=object)
-
-
 def batch1_inputs(name: str, size: int) -> dict:
-    if registry.get(name).kind == registry.PAIRED:
-        return {F.IN_IMAGES: _images(1, size)}
-    return {F.IN_SEEDS: np.array([7], np.int64)}
+    """One request of one item: a random 16-bit PNG (pix2pix) or seed 7 (the MLP)."""
+    k = kinds.get(registry.get(name).kind)
+    return k.request(1, (size, size, 1), seed=7, bit_depth=16 if k.ct_capable else 8)
 
 
 # ------------------------------------------------------------------ server

@@ -43,10 +43,8 @@ from trainer import features as F  # noqa: E402
 from trainer import registry  # noqa: E402
 
 MODELS = {  # served name -> kind (registry names, so the generated models.config is the real one)
-    "pix2pix_wgan_gp": registry.PAIRED,
-    "pconv_inpainting": registry.INPAINTING,
-    "vanilla_gan": registry.UNCONDITIONAL,
-    "dcgan": registry.UNCONDITIONAL,
+    name: registry.get(name).kind
+    for name in ("pix2pix_wgan_gp", "pconv_inpainting", "vanilla_gan", "dcgan")
 }
 PUSHED_MODEL = "dcgan"  # gets version 2 copied in, then removed
 BAD_CODES = {"INTERNAL", "UNKNOWN"}  # a malformed request must never get these

@@ -1,11 +1,13 @@
 """Small stand-in generator SavedModels that follow the serving contract.
 
-Used by the serving tests (and handy for trying ``tfxgan serve`` without a
-trained model). A stand-in has the exact layout, signatures, tensor names,
-dtypes and warmup file that the Pusher writes for a real generator
-(``trainer/features.py``), with a tiny "generator": ``tanh(w * x + b)`` on
-the decoded input (or on noise drawn from each seed), where ``b`` differs per
-version so tests can tell versions apart.
+Used by the serving tests and benchmarks (and handy for trying ``tfxgan
+serve`` without a trained model). A stand-in is exported by the Trainer's own
+export path (:mod:`trainer.export`), so it has the exact layout, signatures,
+tensor names, dtypes and warmup file that the Pusher writes for a real
+generator, with the tiny generator of :mod:`serving.standin`: ``tanh(w * x +
+b)`` on the decoded input (or on noise drawn from each seed), where ``b``
+differs per version so tests can tell versions apart. Having no Transform
+graph, it decodes images with :class:`trainer.export.PlainImages`.
 
 Layout: ``<base_path>/<version>/{saved_model.pb, variables/,
 assets.extra/tf_serving_warmup_requests}``. The version directory is written
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer import features as F
-from trainer import registry
+from trainer import kinds, registry
 
 REFINE_SIGNATURE = "refine"  # optional float-input signature (tests NaN/Inf handling)
 
@@ -49,30 +51,33 @@ def random_png(size: int, channels: int = 1, seed: int = 0) -> bytes:
 
 
 def _input_key(kind: str) -> str:
-    return F.key(F.INPUT if kind == registry.PAIRED else F.IMAGE, F.ENCODED)
+    return F.key(kinds.get(kind).generator_role, F.ENCODED)
 
 
-def example_bytes(kind: str, image: bytes | None = None, seed: int = 0) -> bytes:
-    """A serialized tf.Example as the stand-in's ``serving_tf_example`` reads it."""
+def example_bytes(kind: str, image: bytes | None = None, seed: int = 0,
+                  mask: bytes | None = None) -> bytes:
+    """A serialized tf.Example as a stand-in's ``serving_tf_example`` reads it: the image
+    (and for inpainting ``mask``, by default a quarter hole), or the seed (unconditional)."""
     import tensorflow as tf
 
-    if kind == registry.UNCONDITIONAL:
-        feat = {F.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[seed]))}
+    k = kinds.get(kind)
+    if k.generator_role is None:
+        feat = kinds.example_features(k, **{kinds.SEED_FEATURE: seed})
     else:
-        feat = {_input_key(kind): tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+        feat = {_input_key(kind): F.bytes_feature(image)}
+        if kinds.MASK_FEATURE in k.example_features:
+            if mask is None:
+                from PIL import Image
+                w, h = Image.open(io.BytesIO(image)).size
+                mask = k.request(1, (h, w, 1))[F.IN_MASKS][0]
+            feat.update(kinds.example_features(k, **{kinds.MASK_FEATURE: mask}))
     return tf.train.Example(features=tf.train.Features(feature=feat)).SerializeToString()
 
 
 def sample_inputs(kind: str, batch: int, size: int, channels: int = 1, seed: int = 0) -> dict:
-    """Valid ``serving_default`` inputs for a stand-in of ``kind``, as numpy arrays."""
-    if kind == registry.UNCONDITIONAL:
-        return {F.IN_SEEDS: np.arange(seed, seed + batch, dtype=np.int64)}
-    images = np.array([random_png(size, channels, seed + i) for i in range(batch)], dtype=object)
-    if kind == registry.INPAINTING:
-        mask = np.full((size, size), 255, np.uint8)
-        mask[: size // 2, : size // 2] = 0
-        return {F.IN_IMAGES: images, F.IN_MASKS: np.array([png_bytes(mask)] * batch, dtype=object)}
-    return {F.IN_IMAGES: images}
+    """Valid ``serving_default`` inputs for a stand-in of ``kind``, as numpy arrays: seeded
+    random images (masks with a hole in the top-left quarter), or seeds ``seed``..."""
+    return kinds.get(kind).request(batch, (size, size, channels), seed=seed)
 
 
 def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = registry.PAIRED,
@@ -85,91 +90,33 @@ def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = 
     The warmup file holds ``warmup_records`` one-image requests, or one request
     per dict of ``warmup_inputs`` when given. ``conv`` adds a 3x3 convolution
     (the oneDNN ``Conv2D`` kernel real generators run) before the ``tanh``.
+    ``pixel_dtype`` "uint16" serves ``pixels`` as CT stored values (HU + 32768)
+    like a 16-bit CT generator. ``refine_signature`` adds ``refine``: the generator
+    on float images [B, H, W, C] (tests NaN/Inf handling).
     """
     import tensorflow as tf
 
-    if kind not in (registry.PAIRED, registry.INPAINTING, registry.UNCONDITIONAL):
-        raise ValueError(f"unknown kind {kind!r}")
+    from serving import standin
+    from trainer import export
+
+    k = kinds.get(kind)
+    if pixel_dtype not in ("uint8", "uint16"):
+        raise ValueError(f"pixel_dtype must be 'uint8' or 'uint16', received {pixel_dtype!r}")
     bias = float(version) / 10.0 if bias is None else float(bias)
-    shape = [size, size, channels]
-    pdt = tf.as_dtype(pixel_dtype)
-    pmax = float(pdt.max)
-
-    class StandIn(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable(0.5, name="w")
-            self.b = tf.Variable(bias, name="b")
-            # [3, 3, C, C] identity-centred kernel: a real Conv2D that keeps values in range
-            k = np.zeros((3, 3, channels, channels), np.float32)
-            k[1, 1] = np.eye(channels) * 0.5
-            k[0, 1] = np.eye(channels) * 0.25
-            self.k = tf.Variable(k, name="k") if conv else None
-
-        def _outputs(self, x):  # x: [B, H, W, C] float32 in [-1, 1]
-            if self.k is not None:
-                x = tf.nn.conv2d(x, self.k, strides=1, padding="SAME")  # [B, H, W, C]
-            g = tf.tanh(self.w * x + self.b)
-            pixels = tf.cast(tf.round((g + 1.0) * (pmax / 2.0)), pdt)
-            return {F.OUT_GENERATED: g, F.OUT_PIXELS: pixels}
-
-        def _decode(self, encoded):  # [B] string -> [B, H, W, C]
-            def one(b):
-                img = tf.io.decode_image(b, channels=0, dtype=tf.float32, expand_animations=False)
-                img = tf.ensure_shape(img, shape)  # wrong size/channels: InvalidArgumentError
-                return img * 2.0 - 1.0
-            return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec(shape, tf.float32))
-
-        def _from_seeds(self, seeds):  # [B] int64 -> [B, H, W, C]
-            def one(s):
-                z = tf.random.stateless_normal(shape, seed=tf.stack([s, tf.constant(0, tf.int64)]))
-                return tf.clip_by_value(z / 3.0, -1.0, 1.0)
-            return tf.map_fn(one, seeds, fn_output_signature=tf.TensorSpec(shape, tf.float32))
-
-    m = StandIn()
-    specs = {}
-    if kind == registry.UNCONDITIONAL:
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name=F.IN_SEEDS)])
-        def serve(seeds):
-            return m._outputs(m._from_seeds(seeds))
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_EXAMPLES)])
-        def serve_examples(examples):
-            parsed = tf.io.parse_example(
-                examples, {F.LABEL: tf.io.FixedLenFeature([], tf.int64)})
-            return m._outputs(m._from_seeds(parsed[F.LABEL]))
-    elif kind == registry.PAIRED:
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_IMAGES)])
-        def serve(images):
-            return m._outputs(m._decode(images))
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_EXAMPLES)])
-        def serve_examples(examples):
-            key = _input_key(kind)
-            parsed = tf.io.parse_example(examples, {key: tf.io.FixedLenFeature([], tf.string)})
-            return m._outputs(m._decode(parsed[key]))
-    else:
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_IMAGES),
-                                      tf.TensorSpec([None], tf.string, name=F.IN_MASKS)])
-        def serve(images, masks):
-            x = m._decode(images)
-            k = (m._decode(masks) + 1.0) / 2.0  # 1 = known
-            k = tf.reduce_mean(k, axis=-1, keepdims=True)  # [B, H, W, 1]
-            return m._outputs(x * k)
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=F.IN_EXAMPLES)])
-        def serve_examples(examples):
-            key = _input_key(kind)
-            parsed = tf.io.parse_example(examples, {key: tf.io.FixedLenFeature([], tf.string)})
-            return m._outputs(m._decode(parsed[key]))
-    specs[F.SERVING_SIGNATURE] = serve
-    specs[F.EXAMPLE_SIGNATURE] = serve_examples
+    hp = standin.HParams(kind=k.name, image_size=size, channels=channels)
+    spec = registry.GanSpec(model_name, standin.__name__, k.name, "", "a stand-in generator")
+    module = export.GeneratorModule(spec, standin.StandInGenerator(hp, bias, conv), hp,
+                                    is_ct=pixel_dtype == "uint16", images=export.PlainImages())
+    extra = {}
     if refine_signature:
-        @tf.function(input_signature=[tf.TensorSpec([None, *shape], tf.float32,
-                                                    name=F.OUT_GENERATED)])
-        def refine(generated):
-            return m._outputs(generated)
-        specs[REFINE_SIGNATURE] = refine
+        module.refine = tf.function(
+            lambda generated: module.outputs(module.generator(generated)),
+            input_signature=[tf.TensorSpec([None, size, size, channels], tf.float32,
+                                           name=F.OUT_GENERATED)])
+        extra[REFINE_SIGNATURE] = module.refine.get_concrete_function()
+    if warmup_inputs is None:
+        warmup_inputs = [sample_inputs(kind, 1, size, channels, seed=i)
+                         for i in range(warmup_records)]
 
     base = Path(base_path)
     base.mkdir(parents=True, exist_ok=True)
@@ -179,34 +126,10 @@ def write_standin_model(base_path: str | os.PathLike, version: int, kind: str = 
     tmp = base / f".tmp-{version}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tf.saved_model.save(m, str(tmp), signatures=specs)
-    if warmup_records or warmup_inputs:
-        write_warmup_requests(tmp, model_name, kind, warmup_records, size, channels,
-                              inputs=warmup_inputs)
-    os.rename(tmp, final)
+    export.save(module, str(tmp), model_name=model_name, warmup=warmup_inputs,
+                extra_signatures=extra)
+    os.rename(tmp, final)   # a polling server never sees a half-written version
     return final
-
-
-def write_warmup_requests(version_dir, model_name: str, kind: str, n: int, size: int,
-                          channels: int = 1, inputs: list[dict] | None = None) -> Path:
-    """TF Serving's warmup file: ``n`` PredictionLog records of one-image predict requests."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
-    path = Path(version_dir) / F.WARMUP_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if inputs is None:
-        inputs = [sample_inputs(kind, 1, size, channels, seed=i) for i in range(n)]
-    with tf.io.TFRecordWriter(str(path)) as w:
-        for one in inputs:
-            req = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(
-                name=model_name, signature_name=F.SERVING_SIGNATURE))
-            for k, v in one.items():
-                req.inputs[k].CopyFrom(tf.make_tensor_proto(v))
-            log = prediction_log_pb2.PredictionLog(
-                predict_log=prediction_log_pb2.PredictLog(request=req))
-            w.write(log.SerializeToString())
-    return path
 
 
 class ServeProcess:

@@ -68,7 +68,7 @@ def _bad_cases(c):
                                                                      dtype=object)}),
          C.INVALID_ARGUMENT, "input 'images' must have rank 1"),
         ("wrong height/width", lambda: c.predict(PIX, _images(testing.random_png(SIZE * 2))),
-         C.INVALID_ARGUMENT, "shape"),
+         C.INVALID_ARGUMENT, f"images: every image must be {SIZE}x{SIZE} pixels"),
         ("wrong channels", lambda: c.predict(PIX, _images(testing.random_png(SIZE, channels=3))),
          C.INVALID_ARGUMENT, "shape"),
         ("wrong dims (float signature)", lambda: c.predict(
@@ -90,7 +90,7 @@ def _bad_cases(c):
             c, lambda t: _set_dims(t, [1 << 40, SIZE, SIZE, 1]))),
          C.INVALID_ARGUMENT, "tensor parsing error: generated"),
         ("not an image", lambda: c.predict(PIX, _images(b"this is not a PNG")),
-         C.INVALID_ARGUMENT, "Unknown image file format"),
+         C.INVALID_ARGUMENT, "images: every value must be a PNG or JPEG image"),
         ("NaN values", lambda: c.predict(PIX, {F.OUT_GENERATED: nan},
                                          signature=testing.REFINE_SIGNATURE),
          C.INVALID_ARGUMENT, "NaN or Inf"),
@@ -161,7 +161,7 @@ def test_bad_requests_are_answered_while_others_are_served(grpc_client):
     ("/v1/models/pix2pix_wgan_gp:predict", {"instances": [{"b64": "!!!"}]}, 400,
      "base64"),
     ("/v1/models/pix2pix_wgan_gp:predict", {"instances": [{"b64": "bm90IGEgcG5n"}]}, 400,
-     "Unknown image file format"),
+     "images: every value must be a PNG or JPEG image"),
     ("/v1/models/vanilla_gan:classify", {"instances": [1]}, 501, "not supported"),
     ("/v1/models/vanilla_gan:predict", "{not json", 400, "JSON Parse error"),
 ])

@@ -74,7 +74,8 @@ def test_errors_show_status_code_and_message(server, tmp_path, capsys):
     rc = tfxgan(["predict", "--server", server.grpc_address, "--model", "pix2pix_wgan_gp",
                    str(bad), "--output", str(tmp_path)])
     assert rc == 1
-    assert "INVALID_ARGUMENT: Unknown image file format" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "INVALID_ARGUMENT: " in err and "images: every value must be a PNG or JPEG image" in err
     rc = tfxgan(["model-status", "--server", server.grpc_address, "--model", "nope"])
     assert rc == 1
     assert "NOT_FOUND: Could not find any versions of model nope" in capsys.readouterr().err
