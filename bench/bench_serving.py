@@ -48,7 +48,7 @@ PIX2PIX, MLP = "pix2pix_wgan_gp", "vanilla_gan"
 # ------------------------------------------------------------------ models
 def hparams_overrides(name: str, image_size: int) -> dict:
     """pix2pix at the measured size (grayscale); the MLP at its defaults."""
-    return {"image_size": image_size, "channels": 1} if name == PIX2PIX else {}
+    return {PIX2PIX: {"image_size": image_size, "channels": 1}, MLP: {}}[name]
 
 
 def export_generator(name: str, base_path: Path, image_size: int) -> Path:
