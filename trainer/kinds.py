@@ -41,7 +41,6 @@ The GAN-specific maths stays in the objective modules: a kind calls what its
 from __future__ import annotations
 
 import abc
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from trainer import features as F
