@@ -25,10 +25,9 @@ benchmarks. Those without a Transform graph decode images with
 from __future__ import annotations
 
 import os
+from typing import Mapping, Sequence
 
 import tensorflow as tf
-
-from typing import Mapping, Sequence
 
 from trainer import features as F
 from trainer import kinds
