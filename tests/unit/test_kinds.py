@@ -16,10 +16,6 @@ from trainer import kinds, registry
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = ("trainer", "serving", "tfx_pipeline", "bench")
 ALLOWED = {"trainer/kinds.py", "trainer/registry.py"}
-# Still branching, to be moved onto the table (a test below fails once they stop,
-# so this list only shrinks): the quality benchmark's per-kind setup, generation
-# and scoring on in-memory arrays.
-NOT_YET = {"bench/bench_quality.py"}
 KIND_CONSTANTS = {"UNCONDITIONAL", "PAIRED", "INPAINTING"}
 
 # Data pieces every kind sets (methods are abstract in Kind: a kind without one
@@ -140,14 +136,10 @@ def test_no_module_outside_the_table_branches_on_a_kind(package):
     bad = {}
     for path in sorted((ROOT / package).rglob("*.py")):
         rel = str(path.relative_to(ROOT))
-        if rel in ALLOWED | NOT_YET:
+        if rel in ALLOWED:
             continue
         found = branches_on_kind_or_gan(path)
         if found:
             bad[rel] = found
     assert not bad, f"look the kind up in trainer.kinds instead of comparing names: {bad}"
 
-
-@pytest.mark.parametrize("rel", sorted(NOT_YET))
-def test_not_yet_list_only_holds_modules_that_still_branch(rel):
-    assert branches_on_kind_or_gan(ROOT / rel), f"{rel} no longer branches: drop it from NOT_YET"
