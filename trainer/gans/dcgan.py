@@ -40,6 +40,7 @@ class HParams:
 PRESETS = Presets(
     quick=dict(batch_size=64, base_filters=16, g_learning_rate=1e-3),
     quick_train_steps=2000,
+    quick_ema_decay=0.995,
     tiny=dict(image_size=28, latent_dim=8, base_filters=4, batch_size=4),
 )
 

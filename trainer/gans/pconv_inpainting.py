@@ -199,6 +199,7 @@ PRESETS = Presets(
     quick=dict(image_size=64, channels=3, base_filters=16, batch_size=8, g_learning_rate=1e-3,
                d_learning_rate=1e-3, lambda_hole=13.0, perceptual_weights="none"),
     quick_train_steps=800,
+    quick_ema_decay=0.99,
     tiny=dict(image_size=32, channels=3, base_filters=4, batch_size=4,
               perceptual_weights="random", max_thickness=4),
     twin=dict(lambda_adv=0.0),

@@ -40,6 +40,7 @@ class HParams:
 PRESETS = Presets(
     quick=dict(batch_size=64, g_learning_rate=2e-3),
     quick_train_steps=5000,
+    quick_ema_decay=0.999,
     tiny=dict(image_size=28, latent_dim=8, g_hidden_units=(16, 16), d_hidden_units=(16, 16),
               batch_size=4),
 )
