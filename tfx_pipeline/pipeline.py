@@ -139,6 +139,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         evaluator = GanEvaluator(
             examples=gen.outputs["examples"],
             model=trainer.outputs["model"],
+            model_run=trainer.outputs["model_run"],
             transform_graph=transform.outputs["transform_graph"],
             pushed_model_base=push_base,
             gan=gan,

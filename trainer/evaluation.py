@@ -173,6 +173,9 @@ class EvalResult:
     panels: np.ndarray | None = None               # [rows, H, k*W, C] in [-1, 1]
     panel_columns: tuple[str, ...] = ()
     gate: dict = dataclasses.field(default_factory=dict)  # NLM tuning, failure-mode measurements
+    # The Trainer's failure-mode detectors (trainer.failure_modes.TrainingHealth findings:
+    # discriminator wins, divergence), shown in the report; not part of the decision.
+    training: list[dict] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict:
         gain = self.decision.gain
@@ -185,6 +188,7 @@ class EvalResult:
             "metrics": self.metrics, "baselines": self.baselines,
             "feature_extractor": self.feature_extractor, "perceptual": self.perceptual,
             "notes": self.notes, "config": dataclasses.asdict(self.config),
+            "training": self.training,
         }
 
 
@@ -609,12 +613,21 @@ def report_markdown(result: EvalResult) -> str:
     lines += ["", "## Metrics", "", "| " + " | ".join(header) + " |",
               "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if result.training:
+        lines += ["", "## Training", ""] + [f"- {t}" for t in training_lines(result)]
     if result.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     if result.panels is not None:
         lines += ["", "## Images", "", "Columns: " + " | ".join(result.panel_columns) + ".", "",
                   f"![panels]({PANELS_PNG})"]
     return "\n".join(lines) + "\n"
+
+
+def training_lines(result: EvalResult) -> list[str]:
+    """The Trainer's failure-mode findings in words, detected ones first and marked."""
+    found = sorted(result.training, key=lambda f: not f.get("detected"))
+    return [("DETECTED - " if f.get("detected") else "") + str(f.get("message", f.get("name")))
+            for f in found]
 
 
 def report_html(result: EvalResult) -> str:
@@ -648,6 +661,8 @@ def report_html(result: EvalResult) -> str:
                  + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows]
     parts.append("</table>")
+    if result.training:
+        parts.append("<h2>Training</h2>" + items(training_lines(result)))
     if result.notes:
         parts.append("<h2>Notes</h2>" + items(result.notes))
     if result.panels is not None:

@@ -236,6 +236,22 @@ HEALTH_FILE = "training_health.json"
 TRACKED = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
+def read_training_health(log_dir: str) -> list[dict] | None:
+    """The findings :class:`TrainingHealth` wrote under ``log_dir`` (the Trainer's
+    model_run folder), or None when it wrote none (e.g. a run trained elsewhere)."""
+    import tensorflow as tf
+    path = os.path.join(log_dir, HEALTH_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as fh:
+        data = json.load(fh)
+    findings = data.get("findings") if isinstance(data, dict) else None
+    if not isinstance(findings, list):
+        raise ValueError(f"{path}: expected {{'findings': [...]}} as TrainingHealth writes, "
+                         f"found {type(data).__name__}")
+    return [dict(f, steps=data.get("steps")) for f in findings if isinstance(f, dict)]
+
+
 def steps_from_running_means(means: Sequence[float]) -> np.ndarray:
     """Per-step values from the running means Keras reports within one epoch
     (``x_b = (b + 1) m_b - b m_{b-1}``; exact for equal-size batches)."""

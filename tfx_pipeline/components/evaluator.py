@@ -4,8 +4,8 @@
 
 Inputs: the raw ``examples`` (ImportExampleGen; the ``eval`` split is
 evaluated, ``train`` trains the feature extractor of unconditional GANs),
-the Trainer's ``model`` (``Format-Serving`` SavedModel) and the
-``transform_graph``. Parameter ``pushed_model_base``: the GAN's Pusher
+the Trainer's ``model`` (``Format-Serving`` SavedModel) and ``model_run``
+(its training-health findings are reported) and the ``transform_graph``. Parameter ``pushed_model_base``: the GAN's Pusher
 destination, ``<serving_root>/<gan>``. The newest version pushed there (what
 TF Serving serves) is the baseline the candidate must not fall behind; the
 serving root is the record of what was blessed and shipped, so the pipeline
@@ -120,11 +120,14 @@ def already_blessed(gan: str, model, evaluation, blessing, pushed_dir: str) -> N
 
 
 def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan: str,
-                       eval_config: str, run_info: str, pushed_model_base: str = ""):
+                       eval_config: str, run_info: str, pushed_model_base: str = "",
+                       model_run=None):
     """The component's body, on artifacts (callable directly in tests).
 
     ``pushed_model_base``: the GAN's push destination; its newest version is the
-    baseline ("" or an empty folder: no earlier generator)."""
+    baseline ("" or an empty folder: no earlier generator). ``model_run``: the
+    Trainer's ModelRun; the failure-mode findings its training wrote there
+    (discriminator wins, divergence) go into the report and the verdict line."""
     import tensorflow_transform as tft
     from serving.pushed import newest_pushed, saved_model_fingerprint
     from trainer import evaluation as E
@@ -147,8 +150,14 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
         config, train_records=train_records, baseline_model_dir=baseline_dir,
         hparams=info.get("hparams"), ct_window=tuple(info.get("ct_window", F.DEFAULT_CT_WINDOW)),
         dataset=info.get("dataset"))
+    if model_run is not None:
+        from trainer.failure_modes import read_training_health
+        result.training = read_training_health(model_run.uri) or []
     record_evaluation(result, evaluation, blessing, model, baseline_dir)
     verdict = result.decision.summary()
+    detected = [f["message"] for f in result.training if f.get("detected")]
+    if detected:
+        verdict += " | training: " + "; ".join(detected)
     if result.decision.blessed:
         log.info("GanEvaluator %s: %s", gan, verdict)
     else:
@@ -162,6 +171,7 @@ def evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, g
 def GanEvaluator(
         examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
         model: tfx.dsl.components.InputArtifact[standard_artifacts.Model],
+        model_run: tfx.dsl.components.InputArtifact[standard_artifacts.ModelRun],
         transform_graph: tfx.dsl.components.InputArtifact[standard_artifacts.TransformGraph],
         evaluation: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelEvaluation],
         blessing: tfx.dsl.components.OutputArtifact[standard_artifacts.ModelBlessing],
@@ -177,4 +187,4 @@ def GanEvaluator(
     ``pushed_model_base``: ``<serving_root>/<gan>``, the Pusher's destination.
     """
     evaluate_and_bless(examples, model, transform_graph, evaluation, blessing, gan,
-                       eval_config, run_info, pushed_model_base)
+                       eval_config, run_info, pushed_model_base, model_run=model_run)

@@ -53,15 +53,45 @@ def push(model, blessing, destination):
 NON_INFERIOR = dict(min_psnr_gain_db=-10.0, min_ssim_gain=-1.0)
 
 
-def run_component(ct, model_dir, tmp_path, model_id, pushed_base="", **config):
+def run_component(ct, model_dir, tmp_path, model_id, pushed_base="", model_run=None, **config):
     from tfx_pipeline.components.evaluator import evaluate_and_bless
     from trainer.blessing import EvalConfig
     os.makedirs(tmp_path, exist_ok=True)
     examples, model, graph, evaluation, blessing = artifacts(ct, model_dir, tmp_path, model_id)
     run_info = json.dumps({"hparams": {}, "ct_window": [0.0, 2000.0], "dataset": "ct"})
     result = evaluate_and_bless(examples, model, graph, evaluation, blessing, "pix2pix_wgan_gp",
-                                EvalConfig(num_panels=2, **config).to_json(), run_info, pushed_base)
+                                EvalConfig(num_panels=2, **config).to_json(), run_info, pushed_base,
+                                model_run=model_run)
     return result, model, evaluation, blessing
+
+
+def test_the_trainers_failure_mode_findings_reach_the_report_and_the_verdict(
+        ct, ct_models, tmp_path, caplog):
+    """The Trainer's TrainingHealth findings (in its ModelRun folder) are shown in the
+    report and the verdict line; they do not decide the blessing."""
+    from tfx.types import standard_artifacts
+
+    from trainer.failure_modes import HEALTH_FILE, discriminator_wins, divergence
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
+    model_run = standard_artifacts.ModelRun()
+    model_run.uri = str(tmp_path / "model_run")
+    os.makedirs(model_run.uri)
+    wins = discriminator_wins([1.0] * 20 + [0.001] * 80)         # D loss near 0 for 80 steps
+    calm = divergence({"d_loss": [1.0] * 100, "g_loss": [2.0] * 100})
+    assert wins.detected and not calm.detected
+    with open(os.path.join(model_run.uri, HEALTH_FILE), "w") as fh:
+        json.dump({"steps": 100, "epoch": 2, "findings": [calm.to_json(), wins.to_json()]}, fh)
+    result, _, evaluation, _ = run_component(ct, ct_models["blur"], tmp_path, 14,
+                                             model_run=model_run, **NON_INFERIOR)
+    assert result.decision.blessed                                   # reported, not gated
+    report = open(os.path.join(evaluation.uri, "report.md")).read()
+    training = report.split("## Training", 1)[1]
+    assert training.index("DETECTED - " + wins.message) < training.index(calm.message)
+    assert "<h2>Training</h2>" in open(os.path.join(evaluation.uri, "report.html")).read()
+    metrics = json.load(open(os.path.join(evaluation.uri, "metrics.json")))
+    assert [f["name"] for f in metrics["training"]] == [calm.name, wins.name]
+    verdicts = [getattr(r, EVENT_ATTR)["verdict"] for r in caplog.records if hasattr(r, EVENT_ATTR)]
+    assert verdicts and verdicts[-1].endswith("| training: " + wins.message)
 
 
 @pytest.mark.parametrize("standin", ["zeros", "copy"])

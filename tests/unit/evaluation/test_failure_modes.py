@@ -138,3 +138,17 @@ def test_training_health_callback_writes_scalars_text_and_a_summary_file(tmp_pat
             for v in e.summary.value}
     assert {"failure_modes/discriminator_wins", "failure_modes/divergence",
             "failure_modes/summary"} <= tags
+
+
+def test_read_training_health_reads_what_the_callback_wrote(tmp_path):
+    import json
+
+    from trainer.failure_modes import HEALTH_FILE, discriminator_wins, read_training_health
+    assert read_training_health(str(tmp_path)) is None            # a run without the callback
+    wins = discriminator_wins([0.001] * 60)
+    (tmp_path / HEALTH_FILE).write_text(json.dumps({"steps": 60, "findings": [wins.to_json()]}))
+    (found,) = read_training_health(str(tmp_path))
+    assert found["detected"] and found["message"] == wins.message and found["steps"] == 60
+    (tmp_path / HEALTH_FILE).write_text(json.dumps(["not", "findings"]))
+    with pytest.raises(ValueError, match="expected {'findings'"):
+        read_training_health(str(tmp_path))
