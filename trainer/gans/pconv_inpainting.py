@@ -15,7 +15,7 @@ import tensorflow as tf
 from trainer import distribute, features as F, losses, masks, perceptual
 from trainer.gans.base import GanModel, adam, check_fields
 from trainer.models.patchgan import patchgan
-from trainer.models.pconv_unet import pconv_unet
+from trainer.models.pconv_unet import PRIORS, pconv_unet
 from trainer.registry import Presets
 
 
@@ -28,6 +28,8 @@ class HParams:
     channels: int = 3                      # image channels
     base_filters: int = 64                 # width: first PConv layer's filters (and the discriminator's)
     d_num_down: int = 3                    # stride-2 blocks of the PatchGAN discriminator
+    prior: str = "none"                    # "harmonic": G predicts a correction of the harmonic fill
+                                           # of the holes (trainer.models.pconv_unet); "none": the seed
     batch_size: int = 16                   # global batch size
     g_learning_rate: float = 1e-4          # generator Adam learning rate
     d_learning_rate: float = 1e-4          # discriminator Adam learning rate
@@ -60,6 +62,8 @@ class HParams:
                      probabilities=("beta_1", "beta_2"))
         masks.validate_mask_args(self.mask_type, self.max_masks, self.max_size_ratio,
                                  self.max_thickness)
+        if self.prior not in PRIORS:
+            raise ValueError(f"HParams.prior must be one of {PRIORS}, received {self.prior!r}")
         object.__setattr__(self, "perceptual_layers", tuple(self.perceptual_layers))
 
 
@@ -90,7 +94,7 @@ class PConvInpainting(GanModel):
         super().__init__(hparams, input_shapes(hparams), name="pconv_inpainting", **kwargs)
         hp = hparams
         shape = (hp.image_size, hp.image_size, hp.channels)
-        self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters)
+        self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters, prior=hp.prior)
         self.discriminator = patchgan([shape], hp.base_filters, norm="none",
                                       num_down=hp.d_num_down, name="patchgan_discriminator")
         self.vgg = (None if hp.perceptual_weights == NO_PERCEPTUAL else

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from trainer.layers import PartialConv2D, make_norm
+from trainer.layers import HarmonicFill, PartialConv2D, make_norm
 from trainer.models.common import check_positive, log2_size
 
 
@@ -24,8 +24,11 @@ def _broadcast_mask(mask, like):
     return BroadcastMask()([mask, like])
 
 
+PRIORS = ("none", "harmonic")
+
+
 def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
-               norm: str = "batch", name: str = "pconv_unet") -> keras.Model:
+               norm: str = "batch", prior: str = "none", name: str = "pconv_unet") -> keras.Model:
     """Partial-convolution U-Net for inpainting.
 
     Inputs: ``masked_image`` [B, S, S, C] in [-1, 1] (holes may hold any
@@ -40,7 +43,16 @@ def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
     features and mask of that size, a 3×3 partial convolution, norm,
     LeakyReLU(0.2). The last level concatenates the input image and mask and
     maps to C channels with tanh.
+
+    ``prior="harmonic"`` predicts a correction of a classical fill instead: the
+    last level maps to ``base_filters`` features (LeakyReLU), a zero-initialised
+    3×3 conv gives ``r`` and the output is ``clip(harmonic_fill + r, -1, 1)``
+    (:class:`trainer.layers.HarmonicFill`), so the untrained network is the
+    harmonic interpolation of the known pixels and training learns what it
+    misses - as the SR generator starts from bicubic up-sampling.
     """
+    if prior not in PRIORS:
+        raise ValueError(f"pconv_unet prior must be one of {PRIORS}, received {prior!r}")
     depth = log2_size(image_size, "pconv_unet", 16) - 1
     check_positive(channels=channels, base_filters=base_filters)
     kernels = [7, 5, 5] + [3] * (depth - 3)
@@ -59,7 +71,7 @@ def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
         x = keras.layers.ReLU(name=f"enc{i}_act")(x)
         features.append((x, m))
     # Decoder filters mirror the encoder; the last level outputs the image.
-    dec_filters = filters[:-1][::-1] + [channels]
+    dec_filters = filters[:-1][::-1] + [channels if prior == "none" else base_filters]
     for i, f in enumerate(dec_filters):
         skip_x, skip_m = features[depth - 1 - i]
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"dec{i}_up")(x)
@@ -69,9 +81,18 @@ def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
             [_broadcast_mask(m, x), _broadcast_mask(skip_m, skip_x)])     # same shape as x_cat
         last = i == len(dec_filters) - 1
         x, m = PartialConv2D(f, 3, strides=1, use_bias=last, name=f"dec{i}_pconv")([x_cat, m_cat])
+        if last and prior != "none":
+            x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"dec{i}_act")(x)
         if not last:
             layer = make_norm(norm, name=f"dec{i}_norm")
             x = layer(x) if layer is not None else x
             x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"dec{i}_act")(x)
-    output = keras.layers.Activation("tanh", dtype="float32", name="output")(x)
+    if prior == "none":
+        output = keras.layers.Activation("tanh", dtype="float32", name="output")(x)
+        return keras.Model([image, mask], output, name=name)
+    r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
+                            dtype="float32", name="residual")(x)                 # [B, S, S, C]
+    fill = HarmonicFill(name="harmonic_fill")([image, mask])                    # [B, S, S, C]
+    output = keras.layers.Add(dtype="float32", name="fill_plus_residual")([fill, r])
+    output = keras.layers.Activation("hard_tanh", dtype="float32", name="output")(output)
     return keras.Model([image, mask], output, name=name)

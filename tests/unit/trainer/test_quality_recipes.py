@@ -117,3 +117,27 @@ def test_full_resolution_head_arguments_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):
         unet_generator(32, 1, base_filters=4, **kwargs)
 
+
+
+def test_harmonic_fill_keeps_known_pixels_and_solves_laplace_in_the_holes():
+    from trainer.layers import harmonic_fill
+    x = np.linspace(-1, 1, 32, dtype="float32")
+    ramp = np.broadcast_to(x[None, :, None], (32, 32, 1))[None].copy()   # harmonic itself
+    known = np.ones((1, 32, 32, 1), "float32")
+    known[:, 8:20, 10:22] = 0.0
+    filled = harmonic_fill(ramp * known, known, iterations=64).numpy()
+    np.testing.assert_array_equal(filled[known > 0], ramp[known > 0])
+    np.testing.assert_allclose(filled, ramp, atol=2e-3)            # a linear ramp is recovered
+
+
+def test_pconv_harmonic_prior_starts_as_the_harmonic_fill():
+    from trainer.layers import harmonic_fill
+    from trainer.models.pconv_unet import pconv_unet
+    g = pconv_unet(32, 3, base_filters=4, prior="harmonic")
+    image = _images([2, 32, 32, 3])
+    mask = np.ones((2, 32, 32, 1), "float32")
+    mask[:, 4:16, 4:16] = 0.0
+    out = g([image * mask, mask], training=False).numpy()
+    np.testing.assert_allclose(out, harmonic_fill(image * mask, mask).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        pconv_unet(32, 3, base_filters=4, prior="biharmonic")
