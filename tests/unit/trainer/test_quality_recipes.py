@@ -141,3 +141,46 @@ def test_pconv_harmonic_prior_starts_as_the_harmonic_fill():
     np.testing.assert_allclose(out, harmonic_fill(image * mask, mask).numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="prior must be one of"):
         pconv_unet(32, 3, base_filters=4, prior="biharmonic")
+
+
+EMA_TWO_REPLICAS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+sys.path.insert(0, sys.argv[1])
+from tiny_configs import batch_for, tiny
+from trainer import registry
+from trainer.callbacks import GeneratorEMA
+spec = registry.get("pix2pix_wgan_gp")
+module = spec.load()
+hp = spec.hparams(tiny("pix2pix_wgan_gp"))
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    gan = module.build(hp)
+data = tf.data.Dataset.from_tensor_slices(batch_for(module, hp, 12)).batch(hp.batch_size)
+recorder = []
+class Record(tf.keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        recorder.append(np.array(gan.generator.weights[0]))
+gan.fit(data, epochs=1, verbose=0, callbacks=[Record(), GeneratorEMA(0.5)])
+values = gan.generator.weights[0].value.values           # one per replica
+print(json.dumps({"replicas": len(values),
+                  "equal": bool(np.array_equal(values[0].numpy(), values[1].numpy())),
+                  "not_last": not np.allclose(values[0].numpy(), recorder[-1])}))
+"""
+
+
+def test_ema_under_two_replicas_leaves_every_replica_holding_the_average():
+    import json
+    import os
+    import subprocess
+    helpers = pathlib.Path(__file__).parent / "helpers"
+    proc = subprocess.run([sys.executable, "-c", EMA_TWO_REPLICAS, str(helpers)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"replicas": 2, "equal": True, "not_last": True}
