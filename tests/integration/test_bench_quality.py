@@ -1,0 +1,36 @@
+"""bench/bench_quality.py, the command docs/EVALUATION.md gives, on two GANs for 2 steps:
+it writes the demo data and a Transform graph, trains, exports and scores every run with
+the evaluator, twins only where the GAN has one."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.tfx
+
+
+def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
+    out = tmp_path / "q.json"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "bench_quality.py"),
+         "--gans", "pix2pix_wgan_gp", "dcgan", "--seeds", "0", "--variants", "gan", "twin",
+         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--work", str(tmp_path / "work"),
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = json.loads(out.read_text())
+    assert [(r["gan"], r["variant"]) for r in rows] == [
+        ("pix2pix_wgan_gp", "gan"), ("pix2pix_wgan_gp", "twin"), ("dcgan", "gan")]  # no dcgan twin
+    ct, twin, digits = rows
+    assert ct["primary"] == "psnr" and set(ct["baselines"]) == {"low_dose_input", "nlm_denoise"}
+    assert ct["gain"]["baseline"] == "nlm_denoise" and ct["gain"]["low"] <= ct["gain"]["mean"]
+    assert not ct["blessed"] and ct["reasons"]          # 2 steps do not beat non-local means
+    assert ct["ema"] == 0.99 and ct["steps"] == 2        # the quick preset's averaging
+    assert twin["baselines"] == ct["baselines"]           # same data, same baselines
+    assert digits["primary"] == "fd_fraction" and 0 <= digits["extras"]["class_coverage"] <= 1
+    assert digits["fd_real_vs_real"] > 0
+    assert "| pix2pix_wgan_gp | twin | psnr" in proc.stdout
