@@ -52,11 +52,11 @@ def serve_and_predict(config, home: str, out=print) -> dict[str, list[str]]:
                                    poll_seconds=0)) as server:
         with GrpcClient(server.grpc_address) as client:
             for gan in pushed:
-                out = os.path.join(home, "predictions", gan)
-                request = sample_request(gan, runs[gan].data_root, os.path.join(out, "inputs"))
-                files = predict_to_files(client, gan, out_dir=out, **request)
+                folder = os.path.join(home, "predictions", gan)
+                request = sample_request(gan, runs[gan].data_root, os.path.join(folder, "inputs"))
+                files = predict_to_files(client, gan, out_dir=folder, **request)
                 written[gan] = [str(f) for f in files]
                 out(f"  {gan:18s} served over gRPC ({server.grpc_address}): "
-                      f"{len(files)} images in {out}")
+                    f"{len(files)} images in {folder}")
     out(f"  TF Serving config for these models: {paths[MODELS_CONFIG]}")
     return written
