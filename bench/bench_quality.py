@@ -1,7 +1,7 @@
 """Quality of every GAN's quick preset over several seeds, against every baseline
 of its task and against its supervised twin, judged by the pipeline's own gate.
 
-    nice -n 10 .venv/bin/python bench/bench_quality.py --json docs/bench_quality.json
+    nice -n 10 .venv/bin/python bench/bench_quality.py --json /tmp/bench_quality.json
     .venv/bin/python bench/bench_quality.py --gans pix2pix_wgan_gp --seeds 0 --variants gan \\
         --set pix2pix_wgan_gp:full_res_filters=16 --ema pix2pix_wgan_gp=0.99
 
@@ -79,6 +79,7 @@ class Task:
         from tfx_pipeline.ingest.demo_data import DemoOptions, items_for
         from tfx_pipeline.offline import write_examples, write_transform_graph
         from trainer import evaluation as E
+        from trainer import features as F
         self.run, self.spec = run, run.spec
         root = os.path.join(work, run.gan)
         examples = write_examples(items_for(self.spec.dataset, DemoOptions()), root)
@@ -90,7 +91,6 @@ class Task:
         self.train_records = E.read_records(str(examples), "train")
         self.eval_records = E.read_records(str(examples), "eval")
         data = E.transform_records(self.tft_output, self.train_records)
-        from trainer import features as F
         self.train = {r: data[F.transformed_key(r)] for r in self.spec.roles}
         self.root = root
 
@@ -100,9 +100,11 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
 
     from trainer import evaluation as E
     from trainer import export, kinds
+    from trainer.failure_modes import read_training_health
     from trainer.task import fit_gan
     run, spec = task.run, task.spec
-    hp = spec.hparams({**overrides, "seed": seed})
+    overrides = {**overrides, "seed": seed}
+    hp = spec.hparams(overrides)
     tf.keras.utils.set_random_seed(seed)
     model = spec.load().build(hp)
     n = len(task.train[spec.roles[0]])
@@ -110,19 +112,19 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
         .batch(hp.batch_size, drop_remainder=True).prefetch(2)
     eval_batch = {r: v[:8] for r, v in task.train.items()}
     out = os.path.join(task.root, tag)
+    log_dir = os.path.join(out, "logs")
     start = time.monotonic()
     fit_gan(model, spec.kind, ds, eval_batch, train_steps=steps,
             steps_per_epoch=min(run.steps_per_epoch, steps), backup_dir=os.path.join(out, "backup"),
-            log_dir=os.path.join(out, "logs"), verbose=0, name=spec.name, ema_decay=ema)
+            log_dir=log_dir, verbose=0, name=spec.name, ema_decay=ema)
     seconds = time.monotonic() - start
-    with open(os.path.join(out, "logs", "training_health.json")) as fh:
-        findings = [f["message"] for f in json.load(fh)["findings"] if f["detected"]]
+    findings = [f["message"] for f in read_training_health(log_dir) if f["detected"]]
     is_ct = run.bit_depth == 16 and kinds.get(spec.kind).ct_capable
     model_dir = os.path.join(out, "model")
     export.export_generator(spec.name, model.generator, hp, model_dir, task.tft_output,
                             is_ct=is_ct, ct_window=run.ct_window)
     result = E.evaluate(spec.name, model_dir, task.eval_records, task.tft_output, run.evaluation,
-                        train_records=task.train_records, hparams={**overrides, "seed": seed},
+                        train_records=task.train_records, hparams=overrides,
                         ct_window=run.ct_window)
     primary = kinds.get(spec.kind).primary_metrics[0][0]
     candidate = result.metrics[E.CANDIDATE]

@@ -61,11 +61,11 @@ def _ct_window(owner: str, value) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
-def check_ema_decay(owner: str, value) -> None:
+def check_ema_decay(owner: str, value, field: str = "ema_decay") -> None:
     """0 (off) or a decay in (0, 1)."""
     if (not isinstance(value, (int, float)) or isinstance(value, bool)
             or not (value == 0 or 0 < value < 1)):
-        raise ValueError(f"{owner}.ema_decay must be 0 (off) or in (0, 1), received {value!r}")
+        raise ValueError(f"{owner}.{field} must be 0 (off) or in (0, 1), received {value!r}")
 
 
 class _JsonConfig:

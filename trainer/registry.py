@@ -30,6 +30,7 @@ import re
 from typing import Any, Mapping
 
 from trainer import kinds
+from trainer.config import check_ema_decay
 
 # Conditioning kinds (what the generator consumes); the table is trainer.kinds.
 UNCONDITIONAL, PAIRED, INPAINTING = kinds.UNCONDITIONAL, kinds.PAIRED, kinds.INPAINTING
@@ -79,9 +80,7 @@ class Presets:
         if int(self.quick_train_steps) < 1:
             raise ValueError(f"Presets.quick_train_steps must be >= 1, received "
                              f"{self.quick_train_steps!r}")
-        if not (self.quick_ema_decay == 0 or 0 < self.quick_ema_decay < 1):
-            raise ValueError(f"Presets.quick_ema_decay must be 0 (off) or in (0, 1), received "
-                             f"{self.quick_ema_decay!r}")
+        check_ema_decay("Presets", self.quick_ema_decay, field="quick_ema_decay")
         object.__setattr__(self, "quick", dict(self.quick))
         object.__setattr__(self, "tiny", dict(self.tiny))
         if self.twin is not None:
