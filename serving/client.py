@@ -209,6 +209,15 @@ class RestClient:
             p += f"/labels/{label}"
         return p
 
+    def _early_answer(self, conn) -> tuple[int, bytes] | None:
+        try:
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            self.close()
+
     def request(self, method: str, path: str, body: bytes | None = None,
                 timeout: float | None = None) -> tuple[int, bytes]:
         """Raw HTTP call; returns (status, body). Retries once on a dropped keep-alive."""
@@ -221,7 +230,15 @@ class RestClient:
             conn.timeout = timeout or self.timeout
             try:
                 headers = {"Content-Type": "application/json"} if body is not None else {}
-                conn.request(method, path, body=body, headers=headers)
+                try:
+                    conn.request(method, path, body=body, headers=headers)
+                except (ConnectionResetError, BrokenPipeError):
+                    # A server may answer (413) and close before the body is all sent:
+                    # read that answer if it arrived; if not, this counts as a drop.
+                    answer = self._early_answer(conn)
+                    if answer is None:
+                        raise
+                    return answer
                 resp = conn.getresponse()
                 return resp.status, resp.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):

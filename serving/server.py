@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import threading
 import time
 from concurrent import futures
@@ -433,6 +434,8 @@ def _rest_handler(handlers: Handlers, options: ServerOptions):
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
@@ -573,6 +576,24 @@ def _fill_spec(spec, name, version, label):
 class _RestServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Lingering close (RFC 9112 section 9.6): after refusing a body it has not read (too
+    # big, bad framing), the server has answered while the client may still be sending.
+    # Closing with unread bytes makes the kernel reset the connection, and the reset can
+    # discard the answer before the client reads it. So: finish writing, then read and drop
+    # what still arrives, for at most LINGER_S in all and LINGER_IDLE_S of silence.
+    LINGER_S = 5.0
+    LINGER_IDLE_S = 1.0
+
+    def shutdown_request(self, request):
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(self.LINGER_IDLE_S)
+            deadline = time.monotonic() + self.LINGER_S
+            while time.monotonic() < deadline and request.recv(1 << 16):
+                pass
+        except OSError:  # reset, timed out or already closed: nothing more to drain
+            pass
+        self.close_request(request)
 
 
 # ------------------------------------------------------------------- server

@@ -275,3 +275,19 @@ def test_calls_into_one_concrete_function_are_serialised(server, grpc_client):
     finally:
         lv._fns[F.SERVING_SIGNATURE] = original
     assert peak[0] == 1
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_an_oversized_body_sent_in_full_still_reads_its_413(server, framing):
+    """The client is still sending when the server refuses the body. The server answers and
+    then drains what follows before closing (a lingering close), so the close does not reset
+    the connection and discard the answer the client has yet to read."""
+    big = json.dumps({"instances": ["x" * (8 * MAX_RECEIVE)]}).encode()
+    if framing == "chunked":
+        raw = _post(PREDICT, {"Transfer-Encoding": "chunked"}, _chunked(big, 256 * 1024))
+    else:
+        raw = _post(PREDICT, {"Content-Length": str(len(big))}, big)
+    for _ in range(3):
+        answer = _http(server.rest_address, raw)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+        assert b"Connection: close" in answer

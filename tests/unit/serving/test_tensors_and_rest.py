@@ -147,3 +147,39 @@ def test_prometheus_label_values_are_escaped_and_unknown_models_collapsed():
     assert 'model_name="__unknown__",API="predict",status="NOT_FOUND"} 50' in text
     assert "not_served" not in text
     assert all(line.startswith(("# TYPE", ":tensorflow:serving:")) for line in text.splitlines())
+
+
+def _refusing_server():
+    """A server that answers 413 after the headers and closes without reading the body, the
+    way a server without a lingering close does. Returns (address, thread)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve():
+        with listener, listener.accept()[0] as conn:
+            conn.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            body = b'{"error": "Request body exceeds the limit"}'
+            conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        # closed with the body unread: the kernel resets the connection
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return "127.0.0.1:%d" % listener.getsockname()[1], t
+
+
+def test_rest_client_reads_an_answer_sent_before_its_body_was_taken():
+    from serving.client import RestClient
+
+    for _ in range(3):
+        address, t = _refusing_server()
+        with RestClient(address, timeout=10) as c:
+            status, data = c.request("POST", "/v1/models/m:predict", b"x" * (16 << 20))
+        t.join(10)
+        assert status == 413 and b"exceeds the limit" in data
