@@ -28,8 +28,9 @@ class HParams:
     channels: int = 3                      # image channels
     base_filters: int = 64                 # width: first PConv layer's filters (and the discriminator's)
     d_num_down: int = 3                    # stride-2 blocks of the PatchGAN discriminator
-    prior: str = "none"                    # "harmonic": G predicts a correction of the harmonic fill
-                                           # of the holes (trainer.models.pconv_unet); "none": the seed
+    prior: str = "none"                    # "harmonic"/"biharmonic": G predicts a correction of that
+                                           # fill of the holes (trainer.models.pconv_unet); "none": the seed
+    prior_iterations: int = 100            # conjugate-gradient steps of the biharmonic prior
     batch_size: int = 16                   # global batch size
     g_learning_rate: float = 1e-4          # generator Adam learning rate
     d_learning_rate: float = 1e-4          # discriminator Adam learning rate
@@ -57,7 +58,8 @@ class HParams:
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "base_filters", "d_num_down",
-                                     "batch_size", "g_learning_rate", "d_learning_rate"),
+                                     "batch_size", "g_learning_rate", "d_learning_rate",
+                                     "prior_iterations"),
                      non_negative=("lambda_pixel", "lambda_hole", "lambda_content", "lambda_adv"),
                      probabilities=("beta_1", "beta_2"))
         masks.validate_mask_args(self.mask_type, self.max_masks, self.max_size_ratio,
@@ -94,7 +96,8 @@ class PConvInpainting(GanModel):
         super().__init__(hparams, input_shapes(hparams), name="pconv_inpainting", **kwargs)
         hp = hparams
         shape = (hp.image_size, hp.image_size, hp.channels)
-        self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters, prior=hp.prior)
+        self.generator = pconv_unet(hp.image_size, hp.channels, hp.base_filters, prior=hp.prior,
+                                    prior_iterations=hp.prior_iterations)
         self.discriminator = patchgan([shape], hp.base_filters, norm="none",
                                       num_down=hp.d_num_down, name="patchgan_discriminator")
         self.vgg = (None if hp.perceptual_weights == NO_PERCEPTUAL else

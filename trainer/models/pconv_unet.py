@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from trainer.layers import HarmonicFill, PartialConv2D, make_norm
+from trainer.layers import BiharmonicFill, HarmonicFill, PartialConv2D, make_norm
 from trainer.models.common import check_positive, log2_size
 
 
@@ -24,11 +24,12 @@ def _broadcast_mask(mask, like):
     return BroadcastMask()([mask, like])
 
 
-PRIORS = ("none", "harmonic")
+PRIORS = ("none", "harmonic", "biharmonic")
 
 
 def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
-               norm: str = "batch", prior: str = "none", name: str = "pconv_unet") -> keras.Model:
+               norm: str = "batch", prior: str = "none", prior_iterations: int = 100,
+               name: str = "pconv_unet") -> keras.Model:
     """Partial-convolution U-Net for inpainting.
 
     Inputs: ``masked_image`` [B, S, S, C] in [-1, 1] (holes may hold any
@@ -44,12 +45,13 @@ def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
     LeakyReLU(0.2). The last level concatenates the input image and mask and
     maps to C channels with tanh.
 
-    ``prior="harmonic"`` predicts a correction of a classical fill instead: the
-    last level maps to ``base_filters`` features (LeakyReLU), a zero-initialised
-    3×3 conv gives ``r`` and the output is ``clip(harmonic_fill + r, -1, 1)``
-    (:class:`trainer.layers.HarmonicFill`), so the untrained network is the
-    harmonic interpolation of the known pixels and training learns what it
-    misses - as the SR generator starts from bicubic up-sampling.
+    ``prior="harmonic"`` or ``"biharmonic"`` predicts a correction of a classical
+    fill instead: the last level maps to ``base_filters`` features (LeakyReLU), a
+    zero-initialised 3×3 conv gives ``r`` and the output is ``clip(fill + r, -1, 1)``
+    (:class:`trainer.layers.HarmonicFill`, :class:`trainer.layers.BiharmonicFill`),
+    so the untrained network is the classical interpolation of the known pixels and
+    training learns what it misses - as the SR generator starts from bicubic
+    up-sampling. ``prior_iterations``: the biharmonic solve's conjugate-gradient steps.
     """
     if prior not in PRIORS:
         raise ValueError(f"pconv_unet prior must be one of {PRIORS}, received {prior!r}")
@@ -92,7 +94,10 @@ def pconv_unet(image_size: int = 512, channels: int = 3, base_filters: int = 64,
         return keras.Model([image, mask], output, name=name)
     r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
                             dtype="float32", name="residual")(x)                 # [B, S, S, C]
-    fill = HarmonicFill(name="harmonic_fill")([image, mask])                    # [B, S, S, C]
+    if prior == "harmonic":
+        fill = HarmonicFill(name="harmonic_fill")([image, mask])               # [B, S, S, C]
+    else:
+        fill = BiharmonicFill(prior_iterations, name="biharmonic_fill")([image, mask])
     output = keras.layers.Add(dtype="float32", name="fill_plus_residual")([fill, r])
     output = keras.layers.Activation("hard_tanh", dtype="float32", name="output")(output)
     return keras.Model([image, mask], output, name=name)

@@ -130,17 +130,48 @@ def test_harmonic_fill_keeps_known_pixels_and_solves_laplace_in_the_holes():
     np.testing.assert_allclose(filled, ramp, atol=2e-3)            # a linear ramp is recovered
 
 
-def test_pconv_harmonic_prior_starts_as_the_harmonic_fill():
-    from trainer.layers import harmonic_fill
+def test_biharmonic_fill_recovers_a_parabola_the_harmonic_fill_cannot():
+    from trainer.layers import biharmonic_fill, harmonic_fill
+    x = np.linspace(-1, 1, 32, dtype="float32")
+    bowl = (x[:, None] ** 2 + 0.5 * x[None, :] ** 2)[None, :, :, None]   # biharmonic, not harmonic
+    known = np.ones((1, 32, 32, 1), "float32")
+    known[:, 8:20, 10:22] = 0.0
+    filled = biharmonic_fill(bowl * known, known).numpy()
+    np.testing.assert_array_equal(filled[known > 0], bowl[known > 0])
+    np.testing.assert_allclose(filled, bowl, atol=1e-4)
+    assert np.abs(harmonic_fill(bowl * known, known, iterations=64).numpy() - bowl).max() > 0.02
+
+
+def test_biharmonic_fill_agrees_with_scikit_image_away_from_the_border():
+    from scipy.ndimage import gaussian_filter
+    from skimage.restoration import inpaint_biharmonic
+
+    from trainer.layers import biharmonic_fill
+    rng = np.random.default_rng(0)   # smooth images in about [-1.5, 1.5]
+    image = (4 * gaussian_filter(rng.uniform(-1, 1, (2, 32, 32, 3)), (0, 2, 2, 0))).astype("float32")
+    known = np.ones((2, 32, 32, 1), "float32")
+    known[0, 5:15, 6:9] = 0.0                       # a stroke
+    known[0, 20:26, 18:29] = 0.0                    # and a box
+    known[1, 3:29, 15:17] = 0.0                     # a long thin stroke
+    ours = biharmonic_fill(image * known, known, iterations=300).numpy()
+    for img, k, got in zip(image, known, ours):
+        want = inpaint_biharmonic(img, k[..., 0] < 0.5, channel_axis=-1)
+        np.testing.assert_allclose(got, want, atol=1e-3)   # the fills differ from the truth by 0.06-0.4
+
+
+@pytest.mark.parametrize("prior", ["harmonic", "biharmonic"])
+def test_pconv_prior_starts_as_its_classical_fill(prior):
+    from trainer import layers
     from trainer.models.pconv_unet import pconv_unet
-    g = pconv_unet(32, 3, base_filters=4, prior="harmonic")
+    g = pconv_unet(32, 3, base_filters=4, prior=prior)
     image = _images([2, 32, 32, 3])
     mask = np.ones((2, 32, 32, 1), "float32")
     mask[:, 4:16, 4:16] = 0.0
     out = g([image * mask, mask], training=False).numpy()
-    np.testing.assert_allclose(out, harmonic_fill(image * mask, mask).numpy(), atol=1e-5)
+    fill = getattr(layers, f"{prior}_fill")(image * mask, mask).numpy()
+    np.testing.assert_allclose(out, np.clip(fill, -1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="prior must be one of"):
-        pconv_unet(32, 3, base_filters=4, prior="biharmonic")
+        pconv_unet(32, 3, base_filters=4, prior="triharmonic")
 
 
 EMA_TWO_REPLICAS = r"""
