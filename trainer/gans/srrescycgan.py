@@ -16,7 +16,7 @@ import tensorflow as tf
 from trainer import distribute, features as F, losses, perceptual
 from trainer.gans.base import GanModel, check_fields
 from trainer.models.patchgan import patchgan
-from trainer.models.sr_generators import sr_generator_hr, sr_generator_lr
+from trainer.models.sr_generators import SR_BODIES, sr_generator_hr, sr_generator_lr
 from trainer.registry import Presets
 
 
@@ -30,6 +30,10 @@ class HParams:
     scale: int = 4                          # super-resolution factor (power of two)
     base_filters: int = 64                  # width: filters of the generators and discriminators
     num_res_blocks: int = 5                 # residual blocks per generator
+    g_hr_body: str = "hr"                   # G_HR's residual blocks at HR after bicubic (the seed)
+                                            # or at LR with a sub-pixel tail ("lr"; sr_generators)
+    g_hr_filters: int = 0                   # G_HR's width (0: base_filters)
+    g_hr_res_blocks: int = 0                # G_HR's residual blocks (0: num_res_blocks)
     batch_size: int = 16                    # global batch size
     learning_rate: float = 1e-4             # initial Adam learning rate (all networks)
     lr_decay_steps: int = 10_000            # the learning rate halves every this many steps
@@ -54,11 +58,14 @@ class HParams:
                                      "num_res_blocks", "batch_size", "learning_rate",
                                      "lr_decay_steps", "lr_decay_rate"),
                      non_negative=("lambda_content", "lambda_adv", "lambda_cycle",
-                                         "lambda_identity"),
+                                   "lambda_identity", "g_hr_filters", "g_hr_res_blocks"),
                      probabilities=("beta_1", "beta_2"))
         if self.image_size % self.scale or self.image_size // self.scale < 8:
             raise ValueError(f"image_size must be a multiple of scale with an LR side >= 8, "
                              f"received image_size={self.image_size}, scale={self.scale}")
+        if self.g_hr_body not in SR_BODIES:
+            raise ValueError(f"HParams.g_hr_body must be one of {SR_BODIES}, "
+                             f"received {self.g_hr_body!r}")
         object.__setattr__(self, "perceptual_layers", tuple(self.perceptual_layers))
 
     @property
@@ -96,8 +103,9 @@ class SrResCycGan(GanModel):
                       if n != "identity_loss" or hparams.lambda_identity > 0)
         super().__init__(hparams, input_shapes(hparams), names, name="srrescycgan", **kwargs)
         hp = hparams
-        self.g_hr = sr_generator_hr(hp.lr_size, hp.channels, hp.scale, hp.base_filters,
-                                    hp.num_res_blocks)
+        self.g_hr = sr_generator_hr(hp.lr_size, hp.channels, hp.scale,
+                                    hp.g_hr_filters or hp.base_filters,
+                                    hp.g_hr_res_blocks or hp.num_res_blocks, body=hp.g_hr_body)
         self.g_lr = sr_generator_lr(hp.image_size, hp.channels, hp.scale, hp.base_filters,
                                     hp.num_res_blocks)
         self.d_hr = patchgan([(hp.image_size, hp.image_size, hp.channels)], hp.base_filters,

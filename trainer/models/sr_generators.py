@@ -12,6 +12,7 @@ interpolation and the residual would first have to learn to undo the tanh.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from trainer.models.common import check_positive, log2_size
 
@@ -24,28 +25,67 @@ def _residual_block(x, filters: int, name: str):
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
-def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_filters: int = 64,
-                    num_res_blocks: int = 5, name: str = "g_hr") -> keras.Model:
-    """G_HR: upscale first, then refine (the SRResDNet idea, Umer et al. 2020).
+SR_BODIES = ("hr", "lr")
 
-    lr [B, s, s, C] → bicubic ×scale → u [B, S, S, C]; Conv3(b) → residual
-    blocks → Conv3(C, zero init) → r; output clip(u + r, -1, 1) [B, S, S, C]
-    with S = s·scale. At initialisation r = 0: the output is bicubic up-sampling.
+
+def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_filters: int = 64,
+                    num_res_blocks: int = 5, body: str = "hr", name: str = "g_hr") -> keras.Model:
+    """G_HR: bicubic up-sampling plus a learned residual.
+
+    ``body="hr"`` (the seed; the SRResDNet idea, Umer et al. 2020): upscale first,
+    then refine - lr [B, s, s, C] → bicubic ×scale → u [B, S, S, C]; Conv3(b) →
+    residual blocks → Conv3(C, zero init) → r.
+
+    ``body="lr"`` (EDSR/ESPCN-style): the residual blocks run on the LR image,
+    ``scale``² times fewer pixels, so the same cost buys a wider, deeper body with
+    a larger receptive field - Conv3(b) on lr → residual blocks → Conv3(C·scale²,
+    zero init) → depth-to-space ×scale → r [B, S, S, C].
+
+    Output clip(u + r, -1, 1) [B, S, S, C] with S = s·scale. At initialisation
+    r = 0: the output is bicubic up-sampling.
     """
     check_positive(lr_size=lr_size, channels=channels, scale=scale, base_filters=base_filters,
                    num_res_blocks=num_res_blocks)
+    if body not in SR_BODIES:
+        raise ValueError(f"sr_generator_hr body must be one of {SR_BODIES}, received {body!r}")
     lr = keras.Input((lr_size, lr_size, channels), name="lr")
     up = keras.layers.UpSampling2D(scale, interpolation="bicubic", name="upscale")(lr)  # [B, S, S, C]
-    x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(up)
+    x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(
+        up if body == "hr" else lr)
     head = x
     for i in range(num_res_blocks):
         x = _residual_block(x, base_filters, name=f"res{i}")
     x = keras.layers.Add(name="body_skip")([head, x])
-    r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
-                            name="tail")(x)
+    if body == "hr":
+        r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
+                                name="tail")(x)
+    else:
+        r = keras.layers.Conv2D(channels * scale * scale, 3, padding="same",
+                                kernel_initializer="zeros", name="tail")(x)    # [B, s, s, C·scale²]
+        r = DepthToSpace(scale, name="tail_shuffle")(r)                        # [B, S, S, C]
     out = keras.layers.Add(name="refine")([up, r])
     out = keras.layers.Activation("hard_tanh", dtype="float32", name="hr")(out)  # clip to [-1, 1]
     return keras.Model(lr, out, name=name)
+
+
+@keras.saving.register_keras_serializable(package="trainer")
+class DepthToSpace(keras.layers.Layer):
+    """Sub-pixel rearrangement (pixel shuffle): [B, h, w, C·k²] → [B, h·k, w·k, C]."""
+
+    def __init__(self, block_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = int(block_size)
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        k = self.block_size
+        return (b, None if h is None else h * k, None if w is None else w * k, c // (k * k))
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
 
 
 def sr_generator_lr(hr_size: int = 256, channels: int = 1, scale: int = 4, base_filters: int = 64,

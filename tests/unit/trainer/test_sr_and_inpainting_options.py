@@ -17,11 +17,31 @@ def _images(shape, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, shape).astype("float32")
 
 
-def test_g_hr_at_init_is_the_bicubic_baseline():
+@pytest.mark.parametrize("body", ["hr", "lr"])
+def test_g_hr_at_init_is_the_bicubic_baseline(body):
     lr = _images([3, 8, 8, 3])
-    g = sr_generator_hr(8, 3, 4, base_filters=4, num_res_blocks=1)
+    g = sr_generator_hr(8, 3, 4, base_filters=4, num_res_blocks=1, body=body)
     np.testing.assert_allclose(g(lr, training=False).numpy(),
                                baselines.bicubic_upsample(lr, (32, 32)), atol=1e-5)
+
+
+def test_g_hr_lr_body_puts_each_tail_channel_on_its_own_sub_pixel():
+    """The LR body's tail is a sub-pixel convolution: LR position (i, j), tail channel
+    (dy * scale + dx) * C + c lands on HR pixel (i * scale + dy, j * scale + dx), channel c."""
+    g = sr_generator_hr(8, 3, 2, base_filters=4, num_res_blocks=1, body="lr")
+    assert g.get_layer("res0_conv1").output.shape[1:3] == (8, 8)     # the body runs at LR
+    tail = g.get_layer("tail")
+    kernel, bias = tail.get_weights()                                  # [3, 3, 4, 12], [12]
+    marked = np.zeros_like(bias)
+    marked[(1 * 2 + 0) * 3 + 2] = 0.5                                  # dy=1, dx=0, channel 2
+    tail.set_weights([np.zeros_like(kernel), marked])
+    lr = np.zeros([1, 8, 8, 3], "float32")
+    residual = g(lr, training=False).numpy()[0]                        # bicubic(0) = 0
+    expected = np.zeros([16, 16, 3], "float32")
+    expected[1::2, 0::2, 2] = 0.5
+    np.testing.assert_allclose(residual, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="body must be one of"):
+        sr_generator_hr(8, 3, 2, base_filters=4, num_res_blocks=1, body="mid")
 
 
 def test_g_lr_at_init_is_average_pooling():
