@@ -212,10 +212,14 @@ class SrResCycGan(GanModel):
 
 # Quick preset. G_HR starts as bicubic up-sampling (the baseline); the adversarial term is
 # scaled down (SRGAN uses 1e-3) so that the L1 content and cycle terms drive the short run.
+# G_HR's blocks run at LR (32 filters, 6 blocks): on the SR demo, seed 0, PSNR 27.89 dB with
+# the seed's HR body (16 filters, 2 blocks, 500 steps), 28.26 at LR (500 steps, 68 s), 28.09
+# with 64 filters and 8 blocks (147 s), 28.51 with 800 steps (120 s); bicubic: 27.31.
 PRESETS = Presets(
     quick=dict(image_size=64, channels=3, scale=4, base_filters=16, num_res_blocks=2,
+               g_hr_body="lr", g_hr_filters=32, g_hr_res_blocks=6,
                batch_size=8, learning_rate=2e-3, lambda_adv=0.01, perceptual_weights="none"),
-    quick_train_steps=500,
+    quick_train_steps=800,
     tiny=dict(image_size=32, channels=1, base_filters=4, num_res_blocks=1, batch_size=4,
               perceptual_weights="random", lambda_identity=0.5),
     twin=dict(lambda_adv=0.0),
