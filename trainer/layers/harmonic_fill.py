@@ -117,43 +117,45 @@ def biharmonic_fill(image: tf.Tensor, known: tf.Tensor, iterations: int = 100,
     return tf.stop_gradient(u)
 
 
+class _Fill(keras.layers.Layer):
+    """``[image [B, H, W, C], mask [B, H, W, 1 or C] (1 = known)]`` → ``fill(image, mask,
+    iterations)``; subclasses name the fill and its default iterations."""
+
+    fill = None  # staticmethod(image, known, iterations) -> filled image
+
+    def __init__(self, iterations: int, **kwargs):
+        super().__init__(**kwargs)
+        if iterations < 1:
+            raise ValueError(f"{type(self).__name__} iterations must be >= 1, "
+                             f"received {iterations}")
+        self.iterations = int(iterations)
+
+    def call(self, inputs):
+        image, mask = inputs
+        return self.fill(image, mask, self.iterations)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "iterations": self.iterations}
+
+
 @keras.saving.register_keras_serializable(package="trainer")
-class HarmonicFill(keras.layers.Layer):
-    """``[image [B, H, W, C], mask [B, H, W, 1 or C] (1 = known)]`` → the harmonic fill."""
+class HarmonicFill(_Fill):
+    """The harmonic fill (:func:`harmonic_fill`; ``iterations``: Jacobi sweeps per level)."""
+
+    fill = staticmethod(harmonic_fill)
 
     def __init__(self, iterations: int = 16, **kwargs):
-        super().__init__(**kwargs)
-        if iterations < 1:
-            raise ValueError(f"HarmonicFill iterations must be >= 1, received {iterations}")
-        self.iterations = int(iterations)
-
-    def call(self, inputs):
-        image, mask = inputs
-        return harmonic_fill(image, mask, self.iterations)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-    def get_config(self):
-        return {**super().get_config(), "iterations": self.iterations}
+        super().__init__(iterations, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="trainer")
-class BiharmonicFill(keras.layers.Layer):
-    """``[image [B, H, W, C], mask [B, H, W, 1 or C] (1 = known)]`` → the biharmonic fill."""
+class BiharmonicFill(_Fill):
+    """The biharmonic fill (:func:`biharmonic_fill`; ``iterations``: conjugate-gradient steps)."""
+
+    fill = staticmethod(biharmonic_fill)
 
     def __init__(self, iterations: int = 100, **kwargs):
-        super().__init__(**kwargs)
-        if iterations < 1:
-            raise ValueError(f"BiharmonicFill iterations must be >= 1, received {iterations}")
-        self.iterations = int(iterations)
-
-    def call(self, inputs):
-        image, mask = inputs
-        return biharmonic_fill(image, mask, self.iterations)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-    def get_config(self):
-        return {**super().get_config(), "iterations": self.iterations}
+        super().__init__(iterations, **kwargs)
