@@ -119,7 +119,7 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
             log_dir=log_dir, verbose=0, name=spec.name, ema_decay=ema)
     seconds = time.monotonic() - start
     findings = [f["message"] for f in read_training_health(log_dir) if f["detected"]]
-    is_ct = run.bit_depth == 16 and kinds.get(spec.kind).ct_capable
+    is_ct = kinds.get(spec.kind).is_ct(run.bit_depth)
     model_dir = os.path.join(out, "model")
     export.export_generator(spec.name, model.generator, hp, model_dir, task.tft_output,
                             is_ct=is_ct, ct_window=run.ct_window)

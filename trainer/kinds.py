@@ -76,6 +76,10 @@ class Kind(abc.ABC):
     ct_capable: bool = False                            # 16-bit records are CT (uint16 HU pixels)
     bulk_inference: bool = False                        # bulk inference runs it over input images
 
+    def is_ct(self, bit_depth: int) -> bool:
+        """Whether records of this bit depth are CT for this kind (16-bit HU pixels)."""
+        return self.ct_capable and bit_depth == 16
+
     # ------------------------------------------------------------ serving
     @abc.abstractmethod
     def serve(self, module, *inputs) -> dict:

@@ -105,7 +105,7 @@ def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_acc
             steps_per_epoch=config.steps_per_epoch,
             backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name,
             ema_decay=config.ema_decay)
-    is_ct = config.bit_depth == 16 and kinds.get(spec.kind).ct_capable
+    is_ct = kinds.get(spec.kind).is_ct(config.bit_depth)
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,
                             is_ct=is_ct, ct_window=config.ct_window)
