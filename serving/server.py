@@ -579,8 +579,9 @@ class _RestServer(http.server.ThreadingHTTPServer):
     # Lingering close (RFC 9112 section 9.6): after refusing a body it has not read (too
     # big, bad framing), the server has answered while the client may still be sending.
     # Closing with unread bytes makes the kernel reset the connection, and the reset can
-    # discard the answer before the client reads it. So: finish writing, then read and drop
-    # what still arrives, for at most LINGER_S in all and LINGER_IDLE_S of silence.
+    # discard the answer before the client reads it. So, on every close: finish writing,
+    # then read and drop what still arrives, for at most LINGER_S in all and LINGER_IDLE_S
+    # of silence (a client that has already closed ends the drain at once).
     LINGER_S = 5.0
     LINGER_IDLE_S = 1.0
 
