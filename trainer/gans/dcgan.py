@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from trainer import augment
 from trainer.gans.base import check_fields
 from trainer.gans.unconditional import UnconditionalGan, input_shapes, noise_from_seeds
 from trainer.models.dcgan import dcgan_discriminator, dcgan_generator
@@ -27,12 +28,15 @@ class HParams:
     d_learning_rate: float = 2e-4  # discriminator RMSprop learning rate
     real_label: float = 0.9        # one-sided label smoothing target for real images
     seed: int = 0                  # seed of the noise and dropout draws
+    diffaugment: str = ""          # DiffAugment policy for D, e.g. "translation,cutout" ("" = off)
+    r1_gamma: float = 0.0          # R1 penalty weight on real images (0 = off)
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
                                      "batch_size", "g_learning_rate", "d_learning_rate",
                                      "real_label"),
-                     probabilities=("dropout_rate",))
+                     non_negative=("r1_gamma",), probabilities=("dropout_rate",))
+        augment.parse_policy(self.diffaugment)
 
 
 # Quick preset: the generator's Adam lr raised to 1e-3 (the discriminator keeps RMSprop

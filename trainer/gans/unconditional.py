@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from trainer import distribute, features as F, losses
+from trainer import augment, distribute, features as F, losses
 from trainer.gans.base import GanModel
 
 
@@ -32,6 +32,13 @@ class UnconditionalGan(GanModel):
     Discriminator: L_D = BCE(D(x), 0.9) + BCE(D(G(z)), 0)  (one-sided smoothing)
     Generator:     L_G = BCE(D(G(z)), 1)                    (non-saturating)
     Updates alternate: the discriminator first, then the generator on fresh noise.
+
+    Options for small data (hyper-parameters; off by default, as in the seeds):
+    ``diffaugment`` shows the discriminator every image through the same random,
+    differentiable transform (:mod:`trainer.augment`), and ``r1_gamma`` adds
+    the R1 penalty ``gamma / 2 * |grad_x D(x)|^2`` on real images to L_D
+    (Mescheder et al. 2018), which keeps the discriminator from sharpening its
+    decision boundary around the few real images.
     """
 
     LOSS_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -54,6 +61,24 @@ class UnconditionalGan(GanModel):
             g_optimizer or keras.optimizers.Adam(hp.g_learning_rate, name="g_adam"),
             self.generator.trainable_variables)
         self.real_label = hp.real_label if real_label is None else float(real_label)
+        self.augment_policy = augment.parse_policy(getattr(hp, "diffaugment", ""))
+        self.r1_gamma = float(getattr(hp, "r1_gamma", 0.0))
+
+    def augment(self, images, salt: int) -> tf.Tensor:
+        """DiffAugment ``images`` with this step's draws for ``salt`` (identity when off)."""
+        return augment.diff_augment(images, self.augment_policy, self.seed(salt))
+
+    def real_logits_and_r1(self, real):
+        """D(real) [B, 1] and the R1 penalty per example [B] (zeros when r1_gamma is 0)."""
+        if not self.r1_gamma:
+            logits = self.discriminator(real, training=True)
+            return logits, tf.zeros([tf.shape(real)[0]])
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            logits = self.discriminator(real, training=True)
+            total = tf.reduce_sum(logits)  # each example's gradient is its own
+        grads = tape.gradient(total, real)
+        return logits, 0.5 * self.r1_gamma * tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
     def noise(self, local_batch, salt: int) -> tf.Tensor:
         """This replica's rows of the step's global-batch noise [B, latent_dim]."""
@@ -79,22 +104,24 @@ class UnconditionalGan(GanModel):
 
     def train_step(self, data):
         # 1. Validate the batch of real images [B, S, S, C].
-        # 2. Discriminator: real labelled 0.9, G(z) labelled 0; update D.
-        # 3. Generator on fresh noise, non-saturating loss; update G.
+        # 2. Discriminator: real labelled 0.9, G(z) labelled 0 (both through
+        #    DiffAugment when on), plus R1 on the reals when on; update D.
+        # 3. Generator on fresh noise (augmented the same way), non-saturating
+        #    loss; update G.
         # 4. Report d_loss, g_loss and the mean real/fake probabilities.
         real = self.unpack(data)[F.IMAGE]
         local_batch = tf.shape(real)[0]
         fake = self.generator(self.noise(local_batch, salt=0), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits, r1 = self.real_logits_and_r1(self.augment(real, salt=2))
+            fake_logits = self.discriminator(self.augment(fake, salt=3), training=True)
             d_loss = self.discriminator_loss(real_logits, fake_logits)
-            d_scaled = distribute.global_batch_mean(d_loss)
+            d_scaled = distribute.global_batch_mean(d_loss + r1)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
 
         with tf.GradientTape() as tape:
             fake = self.generator(self.noise(local_batch, salt=1), training=True)
-            g_logits = self.discriminator(fake, training=True)
+            g_logits = self.discriminator(self.augment(fake, salt=4), training=True)
             g_loss = self.generator_loss(g_logits)
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)

@@ -288,3 +288,41 @@ def test_pix2pix_batch_must_be_a_multiple_of_n_critic():
     spec = registry.get("pix2pix_wgan_gp")
     with pytest.raises(ValueError, match="batch_size 3 must be a multiple of n_critic 2"):
         spec.hparams({**tiny("pix2pix_wgan_gp"), "batch_size": 3, "n_critic": 2})
+
+
+@pytest.mark.parametrize("name", ["vanilla_gan", "dcgan"])
+def test_r1_penalty_is_half_gamma_times_the_squared_input_gradient(name):
+    module, hp, gan = _build(name, r1_gamma=4.0)
+    real = tf.constant(next(iter(_dataset(module, hp)))["image"])
+    logits, r1 = gan.real_logits_and_r1(real)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        again = gan.discriminator(real, training=True)
+        total = tf.reduce_sum(again)
+    grads = tape.gradient(total, real)
+    if name == "vanilla_gan":  # no dropout: the two forward passes agree
+        np.testing.assert_allclose(logits.numpy(), again.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(r1.numpy(), 2.0 * tf.reduce_sum(grads ** 2, [1, 2, 3]).numpy(),
+                                   rtol=1e-5)
+    assert r1.shape == [real.shape[0]] and (r1.numpy() > 0).all()
+    _, off = _build(name)[2].real_logits_and_r1(real)
+    np.testing.assert_array_equal(off.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("name", ["vanilla_gan", "dcgan"])
+def test_diffaugment_and_r1_train_both_players(name):
+    module, hp, gan = _build(name, diffaugment="translation,cutout", r1_gamma=1.0)
+    before = {role: _weights(gan, [role]) for role in ("generator", "discriminator")}
+    logs = gan.fit(_dataset(module, hp), epochs=1, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in logs.values())
+    for role, weights in before.items():
+        after = _weights(gan, [role])
+        moved = [k for k in weights if not np.array_equal(weights[k], after[k])]
+        assert moved, f"{role} did not train"
+
+
+def test_bad_diffaugment_policy_and_negative_r1_are_named():
+    with pytest.raises(ValueError, match="'flip'"):
+        registry.get("dcgan").hparams({"diffaugment": "flip"})
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+        registry.get("vanilla_gan").hparams({"r1_gamma": -1.0})
