@@ -101,12 +101,11 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
     from trainer import evaluation as E
     from trainer import export, kinds
     from trainer.failure_modes import read_training_health
-    from trainer.task import fit_gan
+    from trainer.task import build_model, fit_gan
     run, spec = task.run, task.spec
     overrides = {**overrides, "seed": seed}
     hp = spec.hparams(overrides)
-    tf.keras.utils.set_random_seed(seed)
-    model = spec.load().build(hp)
+    model = build_model(spec.load(), hp, tf.distribute.get_strategy())  # seeded as the Trainer
     n = len(task.train[spec.roles[0]])
     ds = tf.data.Dataset.from_tensor_slices(task.train).shuffle(n, seed=seed).repeat() \
         .batch(hp.batch_size, drop_remainder=True).prefetch(2)

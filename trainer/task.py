@@ -81,6 +81,20 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
                      callbacks=callbacks, verbose=verbose)
 
 
+def build_model(module, hp, strategy: tf.distribute.Strategy):
+    """The GAN built under ``strategy`` with its initial weights drawn from ``hp.seed``.
+
+    Seeding Python, NumPy and TensorFlow here makes a Trainer run a function of
+    its configuration and data: the same ``seed`` gives the same initial
+    weights (and, with the stateless per-step draws of the objectives, the same
+    training up to floating-point reduction order), as ``bench/bench_quality.py``
+    assumes when it reports the main job's settings over seeds.
+    """
+    keras.utils.set_random_seed(hp.seed)
+    with strategy.scope():
+        return module.build(hp)
+
+
 def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_accessor,
                      tft_output, train_steps: int, model_run_dir: str, serving_model_dir: str):
     spec = registry.get(config.gan)
@@ -99,8 +113,7 @@ def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_acc
     eval_batch = next(iter(make_dataset(eval_files, data_accessor, tft_output, shapes,
                                         min(8, hp.batch_size), materialized=materialized,
                                         shuffle=False)))
-    with strategy.scope():
-        model = module.build(hp)
+    model = build_model(module, hp, strategy)
     fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
             steps_per_epoch=config.steps_per_epoch,
             backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name,

@@ -113,3 +113,24 @@ def test_backup_dir_depends_on_settings_and_data_not_on_the_backup_root():
         a.rsplit("/", 1)[1]
     assert backup_dir(trainer_config(steps_per_epoch=11), ["a.gz"]) != a
     assert backup_dir(trainer_config(), ["b.gz"]) != a
+
+
+def test_the_trainer_draws_initial_weights_from_the_seed_hyper_parameter():
+    import numpy as np
+    import tensorflow as tf
+
+    from trainer import registry
+    from trainer.task import build_model
+    spec = registry.get("vanilla_gan")
+    module = spec.load()
+
+    def initial(seed):
+        tf.random.normal([3])  # whatever ran before must not matter
+        model = build_model(module, spec.hparams({**spec.presets().tiny, "seed": seed}),
+                            tf.distribute.get_strategy())
+        return [v.numpy() for v in model.generator.trainable_variables]
+
+    first, again, other = initial(0), initial(0), initial(1)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
