@@ -25,6 +25,7 @@ class HParams:
     dropout_rate: float = 0.3      # discriminator dropout
     batch_size: int = 256          # global batch size
     g_learning_rate: float = 2e-4  # generator Adam learning rate
+    g_beta_1: float = 0.9          # generator Adam beta_1 (Radford et al.: 0.5)
     d_learning_rate: float = 2e-4  # discriminator RMSprop learning rate
     real_label: float = 0.9        # one-sided label smoothing target for real images
     seed: int = 0                  # seed of the noise and dropout draws
@@ -35,7 +36,7 @@ class HParams:
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
                                      "batch_size", "g_learning_rate", "d_learning_rate",
                                      "real_label"),
-                     non_negative=("r1_gamma",), probabilities=("dropout_rate",))
+                     non_negative=("r1_gamma",), probabilities=("dropout_rate", "g_beta_1"))
         augment.parse_policy(self.diffaugment)
 
 

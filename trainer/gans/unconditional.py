@@ -57,8 +57,9 @@ class UnconditionalGan(GanModel):
         self.d_optimizer = self._build_optimizer(
             d_optimizer or keras.optimizers.RMSprop(hp.d_learning_rate, name="d_rmsprop"),
             self.discriminator.trainable_variables)
+        g_beta_1 = getattr(hp, "g_beta_1", 0.9)  # Keras' default where the GAN has no field
         self.g_optimizer = self._build_optimizer(
-            g_optimizer or keras.optimizers.Adam(hp.g_learning_rate, name="g_adam"),
+            g_optimizer or keras.optimizers.Adam(hp.g_learning_rate, beta_1=g_beta_1, name="g_adam"),
             self.generator.trainable_variables)
         self.real_label = hp.real_label if real_label is None else float(real_label)
         self.augment_policy = augment.parse_policy(getattr(hp, "diffaugment", ""))

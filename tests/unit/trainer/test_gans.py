@@ -326,3 +326,10 @@ def test_bad_diffaugment_policy_and_negative_r1_are_named():
         registry.get("dcgan").hparams({"diffaugment": "flip"})
     with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
         registry.get("vanilla_gan").hparams({"r1_gamma": -1.0})
+
+
+def test_dcgan_generator_adam_beta_1_is_a_hyper_parameter():
+    assert _build("dcgan", g_beta_1=0.5)[2].g_optimizer.beta_1 == 0.5
+    assert _build("dcgan")[2].g_optimizer.beta_1 == 0.9  # Keras' default, as before
+    with pytest.raises(ValueError, match="g_beta_1 must be in"):
+        registry.get("dcgan").hparams({"g_beta_1": 1.0})
