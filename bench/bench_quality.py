@@ -95,17 +95,19 @@ class Task:
         self.root = root
 
 
-def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str):
+def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
+                    strategy: str = "default"):
     import tensorflow as tf
 
     from trainer import evaluation as E
-    from trainer import export, kinds
+    from trainer import distribute, export, kinds
     from trainer.failure_modes import read_training_health
     from trainer.task import build_model, fit_gan
     run, spec = task.run, task.spec
     overrides = {**overrides, "seed": seed}
     hp = spec.hparams(overrides)
-    model = build_model(spec.load(), hp, tf.distribute.get_strategy())  # seeded as the Trainer
+    strategy = distribute.get_strategy(strategy)
+    model = build_model(spec.load(), hp, strategy)  # seeded as the Trainer
     n = len(task.train[spec.roles[0]])
     ds = tf.data.Dataset.from_tensor_slices(task.train).shuffle(n, seed=seed).repeat() \
         .batch(hp.batch_size, drop_remainder=True).prefetch(2)
@@ -202,6 +204,9 @@ def main(argv=None):
     ap.add_argument("--ema", nargs="*", default=[], metavar="GAN=DECAY",
                     help="generator weight averaging decay (0 = off; default: the quick preset's)")
     ap.add_argument("--work", help="folder for data, graphs and models (default: a temporary one)")
+    ap.add_argument("--strategy", default="default", choices=["default", "mirrored"],
+                    help="tf.distribute strategy to train under (the Trainer's default is "
+                         "'mirrored'; 'default': one device, as the recorded tables)")
     ap.add_argument("--json", help="write every run's numbers here")
     args = ap.parse_args(argv)
     from tfx_pipeline.configs import QUICK, preset_runs
@@ -227,8 +232,10 @@ def main(argv=None):
                 continue
             overrides = {**run.hparams, **(presets.twin if variant == "twin" else {})}
             for seed in args.seeds:
-                r = train_and_score(task, overrides, steps, seed, ema, f"{variant}_{seed}")
+                r = train_and_score(task, overrides, steps, seed, ema, f"{variant}_{seed}",
+                                    args.strategy)
                 r.update(gan=run.gan, variant=variant, seed=seed, steps=steps, ema=ema,
+                         strategy=args.strategy,
                          overrides=extra.get(run.gan, {}))
                 rows.append(r)
                 print(f"  {run.gan} {variant} seed {seed}: {describe(r)} ({r['train_s']:.0f} s "

@@ -17,7 +17,7 @@ def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "bench_quality.py"),
          "--gans", "pix2pix_wgan_gp", "dcgan", "--seeds", "0", "--variants", "gan", "twin",
-         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--work", str(tmp_path / "work"),
+         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--strategy", "mirrored", "--work", str(tmp_path / "work"),
          "--json", str(out)],
         capture_output=True, text=True, timeout=900,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -30,6 +30,7 @@ def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     assert ct["gain"]["baseline"] == "nlm_denoise" and ct["gain"]["low"] <= ct["gain"]["mean"]
     assert not ct["blessed"] and ct["reasons"]          # 2 steps do not beat non-local means
     assert ct["ema"] == 0.99 and ct["steps"] == 2        # the quick preset's averaging
+    assert {r["strategy"] for r in rows} == {"mirrored"}  # the Trainer's strategy
     assert twin["baselines"] == ct["baselines"]           # same data, same baselines
     assert digits["primary"] == "fd_fraction" and 0 <= digits["extras"]["class_coverage"] <= 1
     assert digits["fd_real_vs_real"] > 0
