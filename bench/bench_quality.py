@@ -37,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from trainer import registry  # noqa: E402
+from trainer.config import DEFAULT_STRATEGY, MIRRORED  # noqa: E402
 
 ALL = ("pix2pix_wgan_gp", "pconv_inpainting", "srrescycgan", "dcgan", "vanilla_gan")
 # Extra numbers reported when the evaluator measured them (unconditional GANs).
@@ -96,7 +97,7 @@ class Task:
 
 
 def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
-                    strategy: str = "default"):
+                    strategy: str = DEFAULT_STRATEGY):
     import tensorflow as tf
 
     from trainer import evaluation as E
@@ -204,7 +205,7 @@ def main(argv=None):
     ap.add_argument("--ema", nargs="*", default=[], metavar="GAN=DECAY",
                     help="generator weight averaging decay (0 = off; default: the quick preset's)")
     ap.add_argument("--work", help="folder for data, graphs and models (default: a temporary one)")
-    ap.add_argument("--strategy", default="default", choices=["default", "mirrored"],
+    ap.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=[DEFAULT_STRATEGY, MIRRORED],
                     help="tf.distribute strategy to train under (the Trainer's default is "
                          "'mirrored'; 'default': one device, as the recorded tables)")
     ap.add_argument("--json", help="write every run's numbers here")

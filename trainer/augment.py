@@ -70,19 +70,15 @@ def diff_augment(images: tf.Tensor, policy: tuple[str, ...], seed: tf.Tensor) ->
         raise ValueError("diff_augment needs static image height and width")
     local = tf.shape(images)[0]
     for i, name in enumerate(policy):
-        step_seed = tf.random.experimental.stateless_fold_in(seed, i)
+        seed_i = tf.random.experimental.stateless_fold_in(seed, i)
+        # Two uniform [0, 1) draws per example: the shift, or the cutout's centre.
+        u = distribute.replica_slice(
+            lambda g, seed_i=seed_i: tf.random.stateless_uniform([g, 2], seed_i), local)
         if name == "translation":
-            limit = tf.constant([[h // 8, w // 8]], tf.float32)
             # Integer shifts in [-limit, limit], each value equally likely.
-            u = distribute.replica_slice(
-                lambda g: tf.random.stateless_uniform([g, 2], step_seed), local)
-            shifts = tf.cast(tf.floor(u * (2 * limit + 1)) - limit, tf.int32)
-            images = translate(images, shifts)
+            limit = tf.constant([[h // 8, w // 8]], tf.float32)
+            images = translate(images, tf.cast(tf.floor(u * (2 * limit + 1)) - limit, tf.int32))
         else:  # cutout
-            size = min(h, w) // 2
-            centres = distribute.replica_slice(
-                lambda g: tf.random.stateless_uniform([g, 2], step_seed, minval=0, maxval=1),
-                local)
-            centres = tf.cast(tf.floor(centres * tf.constant([[h, w]], tf.float32)), tf.int32)
-            images = cutout(images, centres, size)
+            centres = tf.cast(tf.floor(u * tf.constant([[h, w]], tf.float32)), tf.int32)
+            images = cutout(images, centres, min(h, w) // 2)
     return images

@@ -17,8 +17,8 @@ def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bench", "bench_quality.py"),
          "--gans", "pix2pix_wgan_gp", "dcgan", "--seeds", "0", "--variants", "gan", "twin",
-         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--strategy", "mirrored", "--work", str(tmp_path / "work"),
-         "--json", str(out)],
+         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--strategy", "mirrored",
+         "--work", str(tmp_path / "work"), "--json", str(out)],
         capture_output=True, text=True, timeout=900,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert proc.returncode == 0, proc.stderr[-4000:]
