@@ -31,6 +31,8 @@ class HParams:
     seed: int = 0                  # seed of the noise and dropout draws
     diffaugment: str = ""          # DiffAugment policy for D, e.g. "translation,cutout" ("" = off)
     r1_gamma: float = 0.0          # R1 penalty weight on real images (0 = off)
+    minibatch_std: int = 0         # D sees the std over groups of this many examples (0 = off;
+                                   # a smaller batch is one group)
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
@@ -38,15 +40,23 @@ class HParams:
                                      "real_label"),
                      non_negative=("r1_gamma",), probabilities=("dropout_rate", "g_beta_1"))
         augment.parse_policy(self.diffaugment)
+        g = self.minibatch_std
+        if not isinstance(g, int) or isinstance(g, bool) or g == 1 or g < 0:
+            raise ValueError(f"{__name__}.HParams.minibatch_std must be 0 (off) or a group size "
+                             f">= 2, received {g!r}")
+        if g and self.batch_size % min(g, self.batch_size):
+            raise ValueError(f"{__name__}.HParams.minibatch_std={g} must divide batch_size="
+                             f"{self.batch_size} (a smaller batch is one group)")
 
 
 # Quick preset: the generator's Adam lr raised to 1e-3 with beta_1 0.5 (the discriminator
-# keeps RMSprop 2e-4), DiffAugment and 2,000 steps. Over seeds 0/1/2 beta_1 0.5 with
-# DiffAugment took FD from 6.5x/3.9x/3.3x real-vs-real to 2.4x/2.7x/3.1x with all 10
-# classes; DiffAugment alone did not help (docs/EVALUATION.md).
+# keeps RMSprop 2e-4), DiffAugment, minibatch std over groups of 16 and 2,000 steps. Over
+# seeds 0/1/2 beta_1 0.5 with DiffAugment took FD from 6.5x/3.9x/3.3x real-vs-real to
+# 2.4x/2.7x/3.1x with all 10 classes (DiffAugment alone did not help); the minibatch std
+# then to 2.4x/2.5x/2.7x (docs/EVALUATION.md).
 PRESETS = Presets(
     quick=dict(batch_size=64, base_filters=16, g_learning_rate=1e-3, g_beta_1=0.5,
-               diffaugment="translation,cutout"),
+               diffaugment="translation,cutout", minibatch_std=16),
     quick_train_steps=2000,
     quick_ema_decay=0.995,
     tiny=dict(image_size=28, latent_dim=8, base_filters=4, batch_size=4),
@@ -59,7 +69,7 @@ def build(hparams: HParams | None = None) -> UnconditionalGan:
         hp,
         dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters),
         dcgan_discriminator(hp.image_size, hp.channels, hp.base_filters, hp.dropout_rate,
-                            seed=hp.seed),
+                            seed=hp.seed, minibatch_std=hp.minibatch_std),
         name="dcgan")
     model.compile()
     return model

@@ -1,9 +1,10 @@
 """Custom Keras layers shared by the networks."""
 from trainer.layers.harmonic_fill import (BiharmonicFill, HarmonicFill, biharmonic_fill,
                                           harmonic_fill)
+from trainer.layers.minibatch_std import MinibatchStdDev
 from trainer.layers.normalization import make_norm
 from trainer.layers.partial_conv2d import PartialConv2D
 from trainer.layers.replica_dropout import ReplicaDropout
 
-__all__ = ["BiharmonicFill", "HarmonicFill", "PartialConv2D", "ReplicaDropout", "biharmonic_fill",
-           "harmonic_fill", "make_norm"]
+__all__ = ["BiharmonicFill", "HarmonicFill", "MinibatchStdDev", "PartialConv2D", "ReplicaDropout",
+           "biharmonic_fill", "harmonic_fill", "make_norm"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from trainer.layers import ReplicaDropout, make_norm
+from trainer.layers import MinibatchStdDev, ReplicaDropout, make_norm
 from trainer.models.common import check_positive, gan_init
 
 
@@ -35,10 +35,11 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 28, channels: int =
 
 
 def dcgan_discriminator(image_size: int = 28, channels: int = 1, base_filters: int = 64,
-                        dropout_rate: float = 0.3, seed: int = 0,
+                        dropout_rate: float = 0.3, seed: int = 0, minibatch_std: int = 0,
                         name: str = "dcgan_discriminator") -> keras.Model:
     """[B, S, S, C] → (Conv2D(k5, s2) → LeakyReLU(0.2) → dropout) with b, 2b
-    filters → Flatten → Dense(1) logit."""
+    filters → [minibatch std over groups of ``minibatch_std`` examples] →
+    Flatten → Dense(1) logit."""
     check_positive(image_size=image_size, channels=channels, base_filters=base_filters)
     init = gan_init()
     images = keras.Input((image_size, image_size, channels), name="image")
@@ -49,6 +50,8 @@ def dcgan_discriminator(image_size: int = 28, channels: int = 1, base_filters: i
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_act")(x)
         if dropout_rate > 0:
             x = ReplicaDropout(dropout_rate, seed=seed * 101 + 50 + i, name=f"down{i}_dropout")(x)
-    x = keras.layers.Flatten(name="flatten")(x)  # [B, S/4·S/4·2b]
+    if minibatch_std:
+        x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)  # [B, S/4, S/4, 2b + 1]
+    x = keras.layers.Flatten(name="flatten")(x)  # [B, S/4·S/4·2b(+1)]
     logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name=name)

@@ -215,3 +215,51 @@ def test_ema_under_two_replicas_leaves_every_replica_holding_the_average():
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"replicas": 2, "equal": True, "not_last": True}
+
+
+def test_minibatch_std_is_the_mean_std_of_each_group_of_consecutive_examples():
+    from trainer.layers import MinibatchStdDev
+    x = _images((8, 3, 3, 2))
+    y = MinibatchStdDev(4)(x).numpy()
+    assert y.shape == (8, 3, 3, 3)
+    np.testing.assert_array_equal(y[..., :2], x)
+    for group in range(2):
+        rows = x[4 * group:4 * group + 4]
+        expected = np.mean(np.sqrt(rows.var(axis=0) + 1e-8))
+        np.testing.assert_allclose(y[4 * group:4 * group + 4, ..., 2], expected, rtol=1e-5)
+    # Whole groups: each half of the batch (one replica's share) gets the same values.
+    np.testing.assert_allclose(MinibatchStdDev(4)(x[4:]).numpy(), y[4:], rtol=1e-6)
+    # A batch smaller than the group is one group.
+    np.testing.assert_allclose(MinibatchStdDev(16)(x[:4]).numpy(), y[:4], rtol=1e-6)
+    # A group of copies of one image has no spread.
+    copies = np.repeat(x[:1], 4, axis=0)
+    assert np.abs(MinibatchStdDev(4)(copies).numpy()[..., 2]).max() < 1e-3
+
+
+def test_minibatch_std_names_a_bad_group_size_and_a_batch_it_does_not_divide():
+    from trainer.gans import dcgan
+    from trainer.layers import MinibatchStdDev
+    with pytest.raises(ValueError, match="group_size must be an int >= 2, received 1"):
+        MinibatchStdDev(1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of the group size 4"):
+        MinibatchStdDev(4)(_images((6, 2, 2, 1)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of the group size 4"):
+        MinibatchStdDev(4)(_images((10, 2, 2, 1)))
+    with pytest.raises(ValueError, match="minibatch_std must be 0 .off. or a group size >= 2"):
+        dcgan.HParams(minibatch_std=1)
+    with pytest.raises(ValueError, match="minibatch_std=8 must divide batch_size=12"):
+        dcgan.HParams(batch_size=12, minibatch_std=8)
+    assert dcgan.HParams(batch_size=4, minibatch_std=16).minibatch_std == 16  # one group of 4
+
+
+def test_dcgan_discriminator_with_minibatch_std_trains():
+    from trainer.gans import dcgan
+    hp = dcgan.HParams(**{**dcgan.PRESETS.tiny, "minibatch_std": 2})
+    model = dcgan.build(hp)
+    assert "minibatch_std" in [layer.name for layer in model.discriminator.layers]
+    before = [np.array(w) for w in model.discriminator.trainable_weights]
+    model.fit(tf.data.Dataset.from_tensors({"image": _images((4, 28, 28, 1))}).repeat(),
+              steps_per_epoch=2, epochs=1, verbose=0)
+    after = model.discriminator.trainable_weights
+    assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
+
