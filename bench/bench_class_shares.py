@@ -58,11 +58,12 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from bench_quality import Task
+    from bench_quality import Task, train_dataset
     from tfx_pipeline.configs import QUICK, preset_runs
     from trainer import distribute
     from trainer import evaluation as E
     from trainer import feature_extractors as FX
+    from trainer import failure_modes as FM
     from trainer import features as F
     from trainer.gans.unconditional import noise_from_seeds
     from trainer.task import build_model, fit_gan
@@ -76,19 +77,21 @@ def main(argv=None):
     train = E.transform_records(task.tft_output, task.train_records)
     real = E.transform_records(task.tft_output, task.eval_records)
     clf = FX.train_domain_classifier(train[key], train[lab], real[key], real[lab], "digits", seed=0)
-    shares = np.bincount(train[lab], minlength=10) / len(train[lab])
+    classes = clf.details["classes"]
+    latent_dim = run.spec.hparams(run.hparams).latent_dim
     f_real = clf.embed(real[key][:256])
     rng = np.random.default_rng(0)
     floor = E.distribution_metrics(
         clf.embed(train[key][rng.choice(len(train[key]), 256, replace=False)]), f_real, 0)["fd"]
 
     def score(generator, n):
-        z = noise_from_seeds(tf.range(n, dtype=tf.int64), run.spec.hparams(run.hparams).latent_dim)
+        z = noise_from_seeds(tf.range(n, dtype=tf.int64), latent_dim)
         images = generator(z, training=False).numpy()
-        hist = np.bincount(clf.classify(images), minlength=10) / n
-        out = {"tv": float(0.5 * np.abs(hist - shares).sum()), "top": int(hist.argmax()),
-               "top_share": float(hist.max()), "least": int(hist.argmin()),
-               "least_share": float(hist.min())}
+        coverage = FM.class_coverage(clf.classify(images), train[lab], classes)
+        least = int(np.argmin(coverage["generated"]))
+        out = {"tv": coverage["tv"], "top": coverage["top_class"],
+               "top_share": coverage["top_share"], "least": least,
+               "least_share": coverage["generated"][least]}
         if n >= 256:
             fd = E.distribution_metrics(clf.embed(images[:256]), f_real, 0)["fd"]
             out["fd_x_floor"] = float(fd / floor)
@@ -129,9 +132,7 @@ def main(argv=None):
     for seed in args.seeds:
         hp = run.spec.hparams({**run.hparams, "seed": seed})
         model = build_model(run.spec.load(), hp, distribute.get_strategy("default"))
-        n = len(task.train[run.spec.roles[0]])
-        ds = tf.data.Dataset.from_tensor_slices(task.train).shuffle(n, seed=seed).repeat() \
-            .batch(hp.batch_size, drop_remainder=True).prefetch(2)
+        ds = train_dataset(task, hp.batch_size, seed)
         watch = Watch()
         print(f"{args.gan} seed {seed}, {steps} steps, overrides {args.set}", flush=True)
         out = os.path.join(work, f"seed{seed}")

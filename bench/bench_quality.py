@@ -96,6 +96,14 @@ class Task:
         self.root = root
 
 
+def train_dataset(task: Task, batch_size: int, seed: int):
+    """The transformed train split, reshuffled each epoch from ``seed``, repeated, batched."""
+    import tensorflow as tf
+    n = len(task.train[task.spec.roles[0]])
+    return tf.data.Dataset.from_tensor_slices(task.train).shuffle(n, seed=seed).repeat() \
+        .batch(batch_size, drop_remainder=True).prefetch(2)
+
+
 def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
                     strategy: str = DEFAULT_STRATEGY):
     import tensorflow as tf
@@ -109,9 +117,7 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
     hp = spec.hparams(overrides)
     strategy = distribute.get_strategy(strategy)
     model = build_model(spec.load(), hp, strategy)  # seeded as the Trainer
-    n = len(task.train[spec.roles[0]])
-    ds = tf.data.Dataset.from_tensor_slices(task.train).shuffle(n, seed=seed).repeat() \
-        .batch(hp.batch_size, drop_remainder=True).prefetch(2)
+    ds = train_dataset(task, hp.batch_size, seed)
     eval_batch = {r: v[:8] for r, v in task.train.items()}
     out = os.path.join(task.root, tag)
     log_dir = os.path.join(out, "logs")

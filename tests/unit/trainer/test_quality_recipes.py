@@ -262,4 +262,3 @@ def test_dcgan_discriminator_with_minibatch_std_trains():
               steps_per_epoch=2, epochs=1, verbose=0)
     after = model.discriminator.trainable_weights
     assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
-
