@@ -161,23 +161,26 @@ class PConvInpainting(GanModel):
         # discriminator is fitted once to these images, not repeatedly as in
         # an n_critic loop, and splitting the batch would halve both networks'
         # batches. pix2pix_wgan_gp's n_critic > 1 splits its batch instead.
+        #
+        # The generator runs once per step, on the generator's tape: both updates
+        # see the same prediction (the generator is not updated in between), and
+        # its classical-fill prior - most of a quick-preset step - is solved once.
         image = self.unpack(data)[F.IMAGE]
         mask = self.masks_for(tf.shape(image)[0])                             # [B, S, S, 1]
         masked = image * mask
-        prediction = self.generator([masked, mask], training=True)
-        completed = composite(prediction, image, mask)
+        with tf.GradientTape() as g_tape:
+            prediction = self.generator([masked, mask], training=True)
+            completed = composite(prediction, image, mask)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(image, training=True)
-            fake_logits = self.discriminator(completed, training=True)
+            fake_logits = self.discriminator(tf.stop_gradient(completed), training=True)
             real_mean, fake_mean = self._ragan_means(real_logits, fake_logits)
             d_loss = losses.relativistic_average_discriminator_loss(
                 real_logits, fake_logits, real_mean, fake_mean)
             d_scaled = distribute.global_batch_mean(d_loss)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
 
-        with tf.GradientTape() as tape:
-            prediction = self.generator([masked, mask], training=True)
-            completed = composite(prediction, image, mask)
+        with g_tape:  # resumes recording: the generator's loss through the updated D
             real_logits = self.discriminator(image, training=True)
             fake_logits = self.discriminator(completed, training=True)
             real_mean, fake_mean = self._ragan_means(real_logits, fake_logits)
@@ -194,7 +197,7 @@ class PConvInpainting(GanModel):
             terms = {"content_loss": content, "adv_loss": adv, "pixel_loss": valid + hole,
                      "hole_loss": hole}
             g_scaled = distribute.global_batch_mean(g_loss)
-        self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        self.apply(self.g_optimizer, g_tape, g_scaled, self.generator.trainable_variables)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, **terms})
 
 
@@ -204,7 +207,8 @@ class PConvInpainting(GanModel):
 # pixels (Liu et al. use 6 : 1; docs/EVALUATION.md). The generator corrects a classical
 # fill: on the inpainting demo, seed 0, hole PSNR 21.6 dB learning the fill from scratch
 # (with EMA), 25.6 from the harmonic fill (800 steps), 26.72 from the biharmonic fill
-# (100 CG steps, 800 steps, 474 s) and 26.89 from 30 CG steps (500 steps, 140 s); the
+# (100 CG steps, 800 steps, 474 s) and 26.89 from 30 CG steps (500 steps, 140-215 s;
+# 142 s since the step runs the generator once); the
 # biharmonic fill itself (scikit-image): 26.69.
 PRESETS = Presets(
     quick=dict(image_size=64, channels=3, base_filters=16, batch_size=8, g_learning_rate=1e-3,

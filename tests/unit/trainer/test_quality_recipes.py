@@ -174,6 +174,20 @@ def test_pconv_prior_starts_as_its_classical_fill(prior):
         pconv_unet(32, 3, base_filters=4, prior="triharmonic")
 
 
+def test_pconv_step_solves_its_prior_once():
+    # The classical-fill prior is most of a quick-preset step: the generator runs once
+    # per step, so the traced step holds one conjugate-gradient loop, not one per update.
+    spec = registry.get("pconv_inpainting")
+    module = spec.load()
+    hp = spec.hparams({**tiny("pconv_inpainting"), "prior": "biharmonic", "prior_iterations": 3})
+    gan = module.build(hp)
+    gan.compile()
+    batch = {k: tf.constant(v[:hp.batch_size]) for k, v in batch_for(module, hp, 4).items()}
+    graph = tf.function(gan.train_step).get_concrete_function(batch).graph
+    loops = [op for op in graph.get_operations() if op.type in ("While", "StatelessWhile")]
+    assert len(loops) == 1
+
+
 EMA_TWO_REPLICAS = r"""
 import json, sys
 import numpy as np
