@@ -91,9 +91,20 @@ class Task:
         self.tft_output = tft.TFTransformOutput(graph)
         self.train_records = E.read_records(str(examples), "train")
         self.eval_records = E.read_records(str(examples), "eval")
+        self.eval_ids = [record_id(r, n) for n, r in enumerate(self.eval_records)]
         data = E.transform_records(self.tft_output, self.train_records)
         self.train = {r: data[F.transformed_key(r)] for r in self.spec.roles}
         self.root = root
+
+
+def record_id(record: bytes, position: int) -> str:
+    """The ``id`` feature of a serialized tf.train.Example, else its position."""
+    import tensorflow as tf
+
+    from trainer import features as F
+    feature = tf.train.Example.FromString(record).features.feature.get(F.ID)
+    return feature.bytes_list.value[0].decode() if feature and feature.bytes_list.value \
+        else str(position)
 
 
 def train_dataset(task: Task, batch_size: int, seed: int):
@@ -145,7 +156,9 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
         "extras": {k: candidate[k] for k in EXTRAS if k in candidate},
         "fd_real_vs_real": reference.get("fd_real_vs_real"),
         "gain": None if gain is None else {"baseline": gain.baseline, "mean": gain.mean,
-                                           "low": gain.low, "high": gain.high},
+                                           "low": gain.low, "high": gain.high,
+                                           "per_image": [[i, g] for i, g in
+                                                         zip(task.eval_ids, gain.per_image)]},
         "blessed": result.decision.blessed, "reasons": result.decision.reasons,
         "training_findings": findings, "train_s": round(seconds, 1),
     }

@@ -164,6 +164,8 @@ class Gain:
     num_images: int
     confidence: float
     resamples: int
+    # The per-image gains, in eval-record order: which images the candidate loses on.
+    per_image: tuple[float, ...] = dataclasses.field(default=(), repr=False)
 
     def describe(self) -> str:
         return (f"{self.metric} gain over {self.baseline}: mean {self.mean:+.3g} "
@@ -227,7 +229,7 @@ def paired_gain(candidate: Sequence[float], baseline: Sequence[float], *, metric
     mean, low, high = bootstrap_mean_ci(c - b, resamples=config.bootstrap_resamples,
                                         confidence=config.confidence, seed=config.seed)
     return Gain(metric, baseline_name, mean, low, high, int(c.size), config.confidence,
-                config.bootstrap_resamples)
+                config.bootstrap_resamples, tuple(float(g) for g in c - b))
 
 
 def _value(metrics: Mapping[str, float], name: str, who: str) -> float:

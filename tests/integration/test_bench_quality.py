@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,6 +29,9 @@ def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     ct, twin, digits = rows
     assert ct["primary"] == "psnr" and set(ct["baselines"]) == {"low_dose_input", "nlm_denoise"}
     assert ct["gain"]["baseline"] == "nlm_denoise" and ct["gain"]["low"] <= ct["gain"]["mean"]
+    ids, gains = zip(*ct["gain"]["per_image"])            # per eval record, by its id
+    assert len(set(ids)) == len(ids) > 1 and all(i.startswith("ct/") for i in ids), ids[:3]
+    assert np.mean(gains) == pytest.approx(ct["gain"]["mean"])
     assert not ct["blessed"] and ct["reasons"]          # 2 steps do not beat non-local means
     assert ct["ema"] == 0.99 and ct["steps"] == 2        # the quick preset's averaging
     assert {r["strategy"] for r in rows} == {"mirrored"}  # the Trainer's strategy

@@ -81,6 +81,7 @@ def test_bootstrap_clear_gain_passes_and_a_wide_interval_is_refused():
                    CFG, per_image=per)
         assert d.blessed is blessed, d.reasons
         assert d.gain.mean == pytest.approx(float(np.mean(gains)))
+        np.testing.assert_allclose(d.gain.per_image, gains, atol=1e-9)  # which images lose
     assert "not reliably better than classical" in d.reasons[0]
 
 
