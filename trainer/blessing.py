@@ -226,10 +226,11 @@ def paired_gain(candidate: Sequence[float], baseline: Sequence[float], *, metric
     if c.shape != b.shape:
         raise ValueError(f"per-image {metric} of the candidate ({c.size} images) and of "
                          f"{baseline_name} ({b.size} images) differ in length")
-    mean, low, high = bootstrap_mean_ci(c - b, resamples=config.bootstrap_resamples,
+    gains = c - b
+    mean, low, high = bootstrap_mean_ci(gains, resamples=config.bootstrap_resamples,
                                         confidence=config.confidence, seed=config.seed)
     return Gain(metric, baseline_name, mean, low, high, int(c.size), config.confidence,
-                config.bootstrap_resamples, tuple(float(g) for g in c - b))
+                config.bootstrap_resamples, tuple(float(g) for g in gains))
 
 
 def _value(metrics: Mapping[str, float], name: str, who: str) -> float:

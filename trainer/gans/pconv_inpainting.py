@@ -208,8 +208,8 @@ class PConvInpainting(GanModel):
 # fill: on the inpainting demo, seed 0, hole PSNR 21.6 dB learning the fill from scratch
 # (with EMA), 25.6 from the harmonic fill (800 steps), 26.72 from the biharmonic fill
 # (100 CG steps, 800 steps, 474 s) and 26.89 from 30 CG steps (500 steps, 140-215 s;
-# 142 s since the step runs the generator once); the
-# biharmonic fill itself (scikit-image): 26.69.
+# 142 s since the step runs the generator once); the biharmonic fill itself
+# (scikit-image): 26.69.
 PRESETS = Presets(
     quick=dict(image_size=64, channels=3, base_filters=16, batch_size=8, g_learning_rate=1e-3,
                d_learning_rate=1e-3, lambda_hole=13.0, perceptual_weights="none",
