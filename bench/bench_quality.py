@@ -78,6 +78,7 @@ class Task:
         import tensorflow_transform as tft
 
         from tfx_pipeline.ingest.demo_data import DemoOptions, items_for
+        from tfx_pipeline.ingest.records import example_id
         from tfx_pipeline.offline import write_examples, write_transform_graph
         from trainer import evaluation as E
         from trainer import features as F
@@ -91,20 +92,10 @@ class Task:
         self.tft_output = tft.TFTransformOutput(graph)
         self.train_records = E.read_records(str(examples), "train")
         self.eval_records = E.read_records(str(examples), "eval")
-        self.eval_ids = [record_id(r, n) for n, r in enumerate(self.eval_records)]
+        self.eval_ids = [example_id(r) for r in self.eval_records]
         data = E.transform_records(self.tft_output, self.train_records)
         self.train = {r: data[F.transformed_key(r)] for r in self.spec.roles}
         self.root = root
-
-
-def record_id(record: bytes, position: int) -> str:
-    """The ``id`` feature of a serialized tf.train.Example, else its position."""
-    import tensorflow as tf
-
-    from trainer import features as F
-    feature = tf.train.Example.FromString(record).features.feature.get(F.ID)
-    return feature.bytes_list.value[0].decode() if feature and feature.bytes_list.value \
-        else str(position)
 
 
 def train_dataset(task: Task, batch_size: int, seed: int):

@@ -80,12 +80,26 @@ def to_example_bytes(record: Record) -> bytes:
     return example.SerializeToString(deterministic=True)  # stable map order -> stable bytes
 
 
+def _example_id(fmap) -> str:
+    feature = fmap.get(F.ID)
+    if feature is None or not feature.bytes_list.value:
+        raise ValueError(f"the tf.train.Example has no {F.ID!r} feature; records written by "
+                         "to_example_bytes always carry one")
+    return feature.bytes_list.value[0].decode("utf-8")
+
+
+def example_id(data: bytes) -> str:
+    """The ``id`` of a serialized tf.train.Example from :func:`to_example_bytes`, pixels unread."""
+    import tensorflow as tf
+    return _example_id(tf.train.Example.FromString(data).features.feature)
+
+
 def parse_example_bytes(data: bytes) -> dict:
     """Inverse of :func:`to_example_bytes` for tests and tools: role -> pixels, plus metadata."""
     import tensorflow as tf
     ex = tf.train.Example.FromString(data)
     fmap = ex.features.feature
-    out: dict = {"id": fmap[F.ID].bytes_list.value[0].decode(),
+    out: dict = {"id": _example_id(fmap),
                  "label": fmap[F.LABEL].int64_list.value[0],
                  "modality": fmap[F.MODALITY].bytes_list.value[0].decode(), "images": {}}
     for role in (*F.UNPAIRED_ROLES, *F.PAIRED_ROLES):

@@ -219,3 +219,16 @@ def test_rewrite_is_byte_identical_and_replaces_span(tmp):
     assert first == second  # same input -> same bytes, whatever the thread count
     assert sum(len(v) for v in read_span(str(tmp / "o" / "Span-0")).values()) == 20
     assert [d for d in os.listdir(tmp / "o") if d.startswith(".")] == []
+
+
+def test_example_id_reads_the_id_without_the_pixels_and_names_a_missing_one():
+    import tensorflow as tf
+    from tfx_pipeline.ingest.decode import Decoded
+    from tfx_pipeline.ingest.records import Record, example_id, to_example_bytes
+    data = to_example_bytes(Record("scans/ct 7.png", {F.IMAGE: Decoded(
+        rand_image((4, 5, 1), np.uint8, seed=0), modality=F.MODALITIES[0])}))
+    assert example_id(data) == parse_example_bytes(data)["id"] == "scans/ct 7.png"
+    ex = tf.train.Example.FromString(data)
+    del ex.features.feature[F.ID]
+    with pytest.raises(ValueError, match=f"no '{F.ID}' feature"):
+        example_id(ex.SerializeToString())
