@@ -33,6 +33,8 @@ class HParams:
     r1_gamma: float = 0.0          # R1 penalty weight on real images (0 = off)
     minibatch_std: int = 0         # D sees the std over groups of this many examples (0 = off;
                                    # a smaller batch is one group)
+    pack: int = 1                  # D judges this many consecutive images at once (PacGAN;
+                                   # 1 = off)
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
@@ -44,9 +46,14 @@ class HParams:
         if not isinstance(g, int) or isinstance(g, bool) or g == 1 or g < 0:
             raise ValueError(f"{__name__}.HParams.minibatch_std must be 0 (off) or a group size "
                              f">= 2, received {g!r}")
-        if g and self.batch_size % min(g, self.batch_size):
+        p = self.pack
+        if not isinstance(p, int) or isinstance(p, bool) or p < 1 or self.batch_size % p:
+            raise ValueError(f"{__name__}.HParams.pack must be an int >= 1 that divides "
+                             f"batch_size={self.batch_size}, received {p!r}")
+        if g and (self.batch_size // p) % min(g, self.batch_size // p):
             raise ValueError(f"{__name__}.HParams.minibatch_std={g} must divide batch_size="
-                             f"{self.batch_size} (a smaller batch is one group)")
+                             f"{self.batch_size}" + (f" / pack={p}" if p > 1 else "")
+                             + " (a smaller batch is one group)")
 
 
 # Quick preset: the generator's Adam lr raised to 1e-3 with beta_1 0.5 (the discriminator
@@ -68,7 +75,7 @@ def build(hparams: HParams | None = None) -> UnconditionalGan:
     model = UnconditionalGan(
         hp,
         dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters),
-        dcgan_discriminator(hp.image_size, hp.channels, hp.base_filters, hp.dropout_rate,
+        dcgan_discriminator(hp.image_size, hp.channels * hp.pack, hp.base_filters, hp.dropout_rate,
                             seed=hp.seed, minibatch_std=hp.minibatch_std),
         name="dcgan")
     model.compile()

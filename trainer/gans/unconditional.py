@@ -22,6 +22,19 @@ def noise_from_seeds(seeds, latent_dim: int) -> tf.Tensor:
         seeds, fn_output_signature=tf.float32)
 
 
+def pack_examples(images, pack: int) -> tf.Tensor:
+    """[B, H, W, C] -> [B / pack, H, W, pack * C]: each ``pack`` consecutive images stacked
+    in channels, so a discriminator judges them together (PacGAN, Lin et al. 2018)."""
+    if pack == 1:
+        return images
+    shape = tf.shape(images)
+    tf.debugging.assert_equal(shape[0] % pack, 0, message=f"the batch (on each replica) must "
+                              f"be a multiple of pack={pack}")
+    x = tf.reshape(images, tf.concat([[-1, pack], shape[1:]], 0))   # [B/p, p, H, W, C]
+    x = tf.transpose(x, [0, 2, 3, 1, 4])                             # [B/p, H, W, p, C]
+    return tf.reshape(x, tf.concat([[-1], shape[1:3], [pack * shape[3]]], 0))
+
+
 def input_shapes(hp) -> dict[str, tuple[int, int, int]]:
     return {F.IMAGE: (hp.image_size, hp.image_size, hp.channels)}
 
@@ -64,6 +77,11 @@ class UnconditionalGan(GanModel):
         self.real_label = hp.real_label if real_label is None else float(real_label)
         self.augment_policy = augment.parse_policy(getattr(hp, "diffaugment", ""))
         self.r1_gamma = float(getattr(hp, "r1_gamma", 0.0))
+        self.pack = int(getattr(hp, "pack", 1))
+
+    def critic(self, images) -> tf.Tensor:
+        """D's logits [B / pack, 1]: each ``pack`` consecutive images side by side in channels."""
+        return self.discriminator(pack_examples(images, self.pack), training=True)
 
     def augment(self, images, salt: int) -> tf.Tensor:
         """DiffAugment ``images`` with this step's draws for ``salt`` (identity when off)."""
@@ -72,14 +90,16 @@ class UnconditionalGan(GanModel):
     def real_logits_and_r1(self, real):
         """D(real) [B, 1] and the R1 penalty per example [B] (zeros when r1_gamma is 0)."""
         if not self.r1_gamma:
-            logits = self.discriminator(real, training=True)
-            return logits, tf.zeros([tf.shape(real)[0]])
+            logits = self.critic(real)
+            return logits, tf.zeros([tf.shape(logits)[0]])
         with tf.GradientTape() as tape:
             tape.watch(real)
-            logits = self.discriminator(real, training=True)
+            logits = self.critic(real)
             total = tf.reduce_sum(logits)  # each example's gradient is its own
         grads = tape.gradient(total, real)
-        return logits, 0.5 * self.r1_gamma * tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+        per_image = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+        per_pack = tf.reduce_sum(tf.reshape(per_image, [-1, self.pack]), axis=1)
+        return logits, 0.5 * self.r1_gamma * per_pack
 
     def noise(self, local_batch, salt: int) -> tf.Tensor:
         """This replica's rows of the step's global-batch noise [B, latent_dim]."""
@@ -115,14 +135,14 @@ class UnconditionalGan(GanModel):
         fake = self.generator(self.noise(local_batch, salt=0), training=True)
         with tf.GradientTape() as tape:
             real_logits, r1 = self.real_logits_and_r1(self.augment(real, salt=2))
-            fake_logits = self.discriminator(self.augment(fake, salt=3), training=True)
+            fake_logits = self.critic(self.augment(fake, salt=3))
             d_loss = self.discriminator_loss(real_logits, fake_logits)
             d_scaled = distribute.global_batch_mean(d_loss + r1)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
 
         with tf.GradientTape() as tape:
             fake = self.generator(self.noise(local_batch, salt=1), training=True)
-            g_logits = self.discriminator(self.augment(fake, salt=4), training=True)
+            g_logits = self.critic(self.augment(fake, salt=4))
             g_loss = self.generator_loss(g_logits)
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)

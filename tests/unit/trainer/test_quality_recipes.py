@@ -276,3 +276,38 @@ def test_dcgan_discriminator_with_minibatch_std_trains():
               steps_per_epoch=2, epochs=1, verbose=0)
     after = model.discriminator.trainable_weights
     assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
+
+
+def test_pack_stacks_each_run_of_consecutive_images_in_channels():
+    from trainer.gans.unconditional import pack_examples
+    x = _images((6, 3, 3, 2))
+    y = pack_examples(tf.constant(x), 3).numpy()
+    assert y.shape == (2, 3, 3, 6)
+    for p in range(2):
+        for k in range(3):
+            np.testing.assert_array_equal(y[p, ..., 2 * k:2 * k + 2], x[3 * p + k])
+    assert pack_examples(x, 1) is x
+    with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of pack=4"):
+        pack_examples(tf.constant(x), 4)
+
+
+def test_dcgan_pack_names_a_bad_value_and_its_discriminator_judges_packs():
+    from trainer.gans import dcgan
+    for bad in (0, 3, True, 2.0):
+        with pytest.raises(ValueError, match="pack must be an int >= 1 that divides batch_size=4"):
+            dcgan.HParams(batch_size=4, pack=bad)
+    with pytest.raises(ValueError, match="minibatch_std=8 must divide batch_size=24 / pack=2"):
+        dcgan.HParams(batch_size=24, pack=2, minibatch_std=8)   # 12 packs
+    assert dcgan.HParams(batch_size=24, pack=2, minibatch_std=4).pack == 2
+    hp = dcgan.HParams(**{**dcgan.PRESETS.tiny, "pack": 2, "r1_gamma": 1.0})
+    model = dcgan.build(hp)
+    assert model.discriminator.input_shape == (None, 28, 28, 2)
+    real = tf.constant(_images((4, 28, 28, 1)))
+    logits, r1 = model.real_logits_and_r1(real)
+    assert logits.shape == (2, 1) and r1.shape == (2,) and (r1.numpy() > 0).all()
+    before = [np.array(w) for w in model.discriminator.trainable_weights]
+    history = model.fit(tf.data.Dataset.from_tensors({"image": real}).repeat(),
+                        steps_per_epoch=2, epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"][-1])
+    after = model.discriminator.trainable_weights
+    assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
