@@ -35,6 +35,7 @@ class HParams:
                                    # a smaller batch is one group)
     pack: int = 1                  # D judges this many consecutive images at once (PacGAN;
                                    # 1 = off)
+    spectral_norm: bool = False    # D's kernels divided by their largest singular value
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
@@ -46,6 +47,9 @@ class HParams:
         if not isinstance(g, int) or isinstance(g, bool) or g == 1 or g < 0:
             raise ValueError(f"{__name__}.HParams.minibatch_std must be 0 (off) or a group size "
                              f">= 2, received {g!r}")
+        if not isinstance(self.spectral_norm, bool):
+            raise ValueError(f"{__name__}.HParams.spectral_norm must be a bool, "
+                             f"received {self.spectral_norm!r}")
         p = self.pack
         if not isinstance(p, int) or isinstance(p, bool) or p < 1 or self.batch_size % p:
             raise ValueError(f"{__name__}.HParams.pack must be an int >= 1 that divides "
@@ -76,7 +80,8 @@ def build(hparams: HParams | None = None) -> UnconditionalGan:
         hp,
         dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters),
         dcgan_discriminator(hp.image_size, hp.channels * hp.pack, hp.base_filters, hp.dropout_rate,
-                            seed=hp.seed, minibatch_std=hp.minibatch_std),
+                            seed=hp.seed, minibatch_std=hp.minibatch_std,
+                            spectral_norm=hp.spectral_norm),
         name="dcgan")
     model.compile()
     return model

@@ -5,6 +5,7 @@ from trainer.layers.minibatch_std import MinibatchStdDev
 from trainer.layers.normalization import make_norm
 from trainer.layers.partial_conv2d import PartialConv2D
 from trainer.layers.replica_dropout import ReplicaDropout
+from trainer.layers.spectral_norm import SpectralNorm
 
 __all__ = ["BiharmonicFill", "HarmonicFill", "MinibatchStdDev", "PartialConv2D", "ReplicaDropout",
-           "biharmonic_fill", "harmonic_fill", "make_norm"]
+           "SpectralNorm", "biharmonic_fill", "harmonic_fill", "make_norm"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from trainer.layers import MinibatchStdDev, ReplicaDropout, make_norm
+from trainer.layers import MinibatchStdDev, ReplicaDropout, SpectralNorm, make_norm
 from trainer.models.common import check_positive, gan_init
 
 
@@ -36,22 +36,29 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 28, channels: int =
 
 def dcgan_discriminator(image_size: int = 28, channels: int = 1, base_filters: int = 64,
                         dropout_rate: float = 0.3, seed: int = 0, minibatch_std: int = 0,
+                        spectral_norm: bool = False,
                         name: str = "dcgan_discriminator") -> keras.Model:
     """[B, S, S, C] → (Conv2D(k5, s2) → LeakyReLU(0.2) → dropout) with b, 2b
     filters → [minibatch std over groups of ``minibatch_std`` examples] →
-    Flatten → Dense(1) logit."""
+    Flatten → Dense(1) logit. With ``spectral_norm`` every kernel is divided by
+    its largest singular value (``SpectralNorm`` layers named ``down0_sn``,
+    ``down1_sn``, ``logit_sn``)."""
     check_positive(image_size=image_size, channels=channels, base_filters=base_filters)
     init = gan_init()
+
+    def normed(layer, name):
+        return SpectralNorm(layer, seed=seed, name=name) if spectral_norm else layer
+
     images = keras.Input((image_size, image_size, channels), name="image")
     x = images
     for i, f in enumerate((base_filters, 2 * base_filters)):
-        x = keras.layers.Conv2D(f, 5, strides=2, padding="same", kernel_initializer=init,
-                                name=f"down{i}_conv")(x)
+        x = normed(keras.layers.Conv2D(f, 5, strides=2, padding="same", kernel_initializer=init,
+                                       name=f"down{i}_conv"), f"down{i}_sn")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"down{i}_act")(x)
         if dropout_rate > 0:
             x = ReplicaDropout(dropout_rate, seed=seed * 101 + 50 + i, name=f"down{i}_dropout")(x)
     if minibatch_std:
         x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)  # [B, S/4, S/4, 2b + 1]
     x = keras.layers.Flatten(name="flatten")(x)  # [B, S/4·S/4·2b(+1)]
-    logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
+    logits = normed(keras.layers.Dense(1, dtype="float32", name="logit"), "logit_sn")(x)
     return keras.Model(images, logits, name=name)

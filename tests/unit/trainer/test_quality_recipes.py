@@ -311,3 +311,61 @@ def test_dcgan_pack_names_a_bad_value_and_its_discriminator_judges_packs():
     assert np.isfinite(history["d_loss"][-1])
     after = model.discriminator.trainable_weights
     assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu"),
+     (4, 8, 8, 3)),
+    (lambda: keras.layers.Dense(5), (4, 7)),
+])
+def test_spectral_norm_runs_the_layer_with_its_kernel_over_its_largest_singular_value(make, shape):
+    from trainer.layers import SpectralNorm
+    layer = make()
+    sn = SpectralNorm(layer)
+    x = tf.constant(_images(shape))
+    sn(x)
+    raw = np.array(layer.kernel)
+    sigma = np.linalg.svd(raw.reshape(-1, raw.shape[-1]), compute_uv=False)[0]
+    assert abs(float(sn.sigma()) - sigma) / sigma > 1e-3  # u starts random: not yet converged
+    for _ in range(30):  # one power iteration per training call
+        sn(x, training=True)
+    assert float(sn.sigma()) == pytest.approx(sigma, rel=1e-4)
+    np.testing.assert_array_equal(np.array(layer.kernel), raw)  # the variable keeps its value
+    layer.kernel.assign(raw / sigma)
+    expected = layer(x).numpy()  # the plain layer with the normalised kernel
+    layer.kernel.assign(raw)
+    np.testing.assert_allclose(sn(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+    # The gradient passes through sigma: scaling the kernel leaves the output unchanged,
+    # so the gradient is orthogonal to the kernel.
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.square(sn(x)))
+    grad = tape.gradient(y, layer.kernel).numpy()
+    assert np.abs(grad).max() > 1e-4
+    assert abs(np.sum(grad * raw)) < 1e-3 * np.abs(grad).sum() * np.abs(raw).max()
+
+
+def test_spectral_norm_names_what_it_cannot_wrap():
+    from trainer.gans import dcgan
+    from trainer.layers import SpectralNorm
+    with pytest.raises(ValueError, match="wraps a Conv2D or Dense layer, received ReLU"):
+        SpectralNorm(keras.layers.ReLU())
+    with pytest.raises(ValueError, match="power_iterations must be an int >= 1, received 0"):
+        SpectralNorm(keras.layers.Dense(2), power_iterations=0)
+    with pytest.raises(ValueError, match="spectral_norm must be a bool"):
+        dcgan.HParams(spectral_norm=1)
+
+
+def test_dcgan_spectral_norm_wraps_every_discriminator_kernel():
+    from trainer.gans import dcgan
+    from trainer.layers import SpectralNorm
+    model = dcgan.build(dcgan.HParams(**{**dcgan.PRESETS.tiny, "spectral_norm": True}))
+    wrapped = [layer.name for layer in model.discriminator.layers if isinstance(layer, SpectralNorm)]
+    assert wrapped == ["down0_sn", "down1_sn", "logit_sn"]
+    u_before = [np.array(layer.u) for layer in model.discriminator.layers
+                if isinstance(layer, SpectralNorm)]
+    model.fit(tf.data.Dataset.from_tensors({"image": _images((4, 28, 28, 1))}).repeat(),
+              steps_per_epoch=2, epochs=1, verbose=0)
+    u_after = [np.array(layer.u) for layer in model.discriminator.layers
+               if isinstance(layer, SpectralNorm)]
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(u_before, u_after))
+    assert not any(isinstance(layer, SpectralNorm) for layer in model.generator.layers)
