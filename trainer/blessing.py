@@ -61,6 +61,7 @@ class EvalConfig:
     min_class_coverage: float = 0.9      # unconditional: share of classes generated (9 of 10 digits)
     min_class_share_ratio: float = 0.2   # a class counts as generated at >= this x its train share
     max_class_tv: float = 0.2            # unconditional: total variation to the train class histogram
+    class_samples: int = 4096            # unconditional: generated samples whose classes are counted
     min_output_std_ratio: float = 0.25   # conditional: spread across inputs, generated / targets
     # --- vs the latest blessed generator of the same GAN
     max_psnr_regression_db: float = 0.75  # paired, inpainting: PSNR (hole PSNR) may drop this much
@@ -81,6 +82,9 @@ class EvalConfig:
                      "min_class_share_ratio", "min_output_std_ratio", "max_class_tv"):
             if getattr(self, name) < 0:
                 raise ValueError(f"EvalConfig.{name} must be >= 0, received {getattr(self, name)}")
+        if self.class_samples < 2:
+            raise ValueError(f"EvalConfig.class_samples must be >= 2, received "
+                             f"{self.class_samples}")
         if self.max_examples < 2:
             raise ValueError(f"EvalConfig.max_examples must be >= 2, received {self.max_examples}")
         if self.num_panels < 0:

@@ -109,11 +109,12 @@ def mode_collapse_checks(coverage: Mapping, config: EvalConfig, labels_name: str
     k, covered = coverage["num_classes"], coverage["covered"]
     bound = math.nextafter(config.min_class_coverage, -math.inf)   # ">= min_class_coverage"
     floor = "" if real_tv is None else f"; real eval images {real_tv:.3g}"
+    samples = f" over {coverage['samples']} samples" if "samples" in coverage else ""
     return [
         Check(f"class coverage ({covered} of {k} classes of the {labels_name} labels generated)",
               covered / k, bound, True,
               why=f"mode collapse: {covered} of {k} {labels_name} classes generated"),
-        Check(f"class histogram total variation to train (0 = same shares{floor})",
+        Check(f"class histogram total variation to train{samples} (0 = same shares{floor})",
               coverage["tv"], config.max_class_tv, False,
               why=(f"mode collapse: class {coverage['top_class']} is "
                    f"{coverage['top_share']:.0%} of the generated samples, "

@@ -85,3 +85,10 @@ def test_real_looking_samples_cover_the_classes_and_real_images_set_the_tv_scale
     assert coverage["real_eval"]["tv"] < r.config.max_class_tv
     assert coverage["generated"]["tv"] < r.config.max_class_tv
     assert "Class coverage: 10 of 10 classes generated" in E.report_markdown(r)
+    # The class shares are counted on class_samples generated digits, not only on one
+    # per eval record as FD is, and the check says how many.
+    assert coverage["generated"]["samples"] == r.config.class_samples == 4096
+    shares = coverage["generated"]["generated"]
+    assert abs(sum(shares) - 1) < 1e-3
+    names = [c.name for c in r.decision.checks]
+    assert any("total variation to train over 4096 samples" in name for name in names), names

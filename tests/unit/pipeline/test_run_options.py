@@ -23,6 +23,7 @@ def test_evaluation_overrides_one_gans_thresholds():
     ('dcgan={"max_fd_fraction": 2', "--evaluation value is not JSON"),
     ('dcgan={"no_such_key": 1}', r"unknown EvalConfig key\(s\) \['no_such_key'\]"),
     ('dcgan={"max_examples": 1}', "max_examples must be >= 2, received 1"),
+    ('dcgan={"class_samples": 0}', "class_samples must be >= 2, received 0"),
     ('nope={}', "nope")])
 def test_bad_evaluation_values_are_named(value, match):
     with pytest.raises(ValueError, match=match):
