@@ -460,7 +460,6 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
                 model_dir, seed_records(config.class_samples - n, first=n), batch=256)])
         coverage = FM.class_coverage(classifier.classify(counted), train_labels, classes,
                                      config.min_class_share_ratio)
-        coverage["samples"] = len(counted)
         real_coverage = FM.class_coverage(classifier.classify(real[key]), train_labels, classes,
                                           config.min_class_share_ratio)
         failure_checks = FM.mode_collapse_checks(coverage, config, dataset,

@@ -84,7 +84,7 @@ def class_coverage(predicted, train_labels, num_classes: int,
 
     Returns ``{"covered": int, "num_classes": int, "missing": [class ids],
     "tv": float, "generated": [shares], "train": [shares], "top_class": int,
-    "top_share": float}``. A class is covered when its generated share is at
+    "top_share": float, "samples": int}``. A class is covered when its generated share is at
     least ``min_share_ratio`` x its train share (classes absent from train
     are not counted)."""
     gen = class_histogram(predicted, num_classes)
@@ -96,7 +96,7 @@ def class_coverage(predicted, train_labels, num_classes: int,
             "missing": [int(k) for k in np.flatnonzero(present & ~covered)],
             "tv": total_variation(gen, train), "generated": [round(float(v), 4) for v in gen],
             "train": [round(float(v), 4) for v in train], "top_class": top,
-            "top_share": float(gen[top])}
+            "top_share": float(gen[top]), "samples": int(np.asarray(predicted).size)}
 
 
 def mode_collapse_checks(coverage: Mapping, config: EvalConfig, labels_name: str,
@@ -109,12 +109,12 @@ def mode_collapse_checks(coverage: Mapping, config: EvalConfig, labels_name: str
     k, covered = coverage["num_classes"], coverage["covered"]
     bound = math.nextafter(config.min_class_coverage, -math.inf)   # ">= min_class_coverage"
     floor = "" if real_tv is None else f"; real eval images {real_tv:.3g}"
-    samples = f" over {coverage['samples']} samples" if "samples" in coverage else ""
     return [
         Check(f"class coverage ({covered} of {k} classes of the {labels_name} labels generated)",
               covered / k, bound, True,
               why=f"mode collapse: {covered} of {k} {labels_name} classes generated"),
-        Check(f"class histogram total variation to train{samples} (0 = same shares{floor})",
+        Check(f"class histogram total variation to train over {coverage['samples']} samples "
+              f"(0 = same shares{floor})",
               coverage["tv"], config.max_class_tv, False,
               why=(f"mode collapse: class {coverage['top_class']} is "
                    f"{coverage['top_share']:.0%} of the generated samples, "
