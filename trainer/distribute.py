@@ -117,6 +117,21 @@ def cross_replica_mean(x: tf.Tensor) -> tf.Tensor:
     return total / count
 
 
+def cross_replica_batch_mean(x: tf.Tensor) -> tf.Tensor:
+    """Mean of ``x`` [B, ...] over the global batch: [...], equal on every replica.
+
+    Not differentiable across replicas; use it for statistics whose gradient
+    is taken as a constant (e.g. a target mean).
+    """
+    x = tf.cast(x, tf.float32)
+    total = tf.reduce_sum(x, axis=0)
+    count = tf.cast(tf.shape(x)[0], tf.float32)
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+    return total / count
+
+
 def replica_slice(draw, local_batch):
     """This replica's rows of a global-batch random draw.
 

@@ -72,6 +72,28 @@ def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     return sigmoid_cross_entropy(fake_logits, 1.0)
 
 
+def feature_matching_loss(fake_features: tf.Tensor, fake_mean: tf.Tensor,
+                          real_mean: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Feature matching (Salimans et al. 2016): the distance ``|m_f - m_r|^2`` between
+    the mean discriminator features of generated and real images, as per-example terms.
+
+    ``fake_features`` [B, F] are this replica's generated examples' features,
+    ``fake_mean`` [F] their mean over the global batch and ``real_mean`` [F] the
+    real batch's (both constants here). Returns ``(terms [B], distance [])``:
+    the gradient of ``|m_f - m_r|^2`` with respect to one example's features is
+    ``2 (m_f - m_r) / B_global``, so ``terms = 2 (m_f - m_r) . f_i`` averaged
+    over the global batch (summed over replicas, as the optimisers sum
+    gradients) has exactly that gradient; its value is not the distance, which
+    is returned for reporting.
+    """
+    if fake_features.shape.rank != 2:
+        raise ValueError(f"fake_features must be [B, F], received shape "
+                         f"{fake_features.shape.as_list()}")
+    diff = tf.stop_gradient(tf.cast(fake_mean, tf.float32) - tf.cast(real_mean, tf.float32))
+    terms = tf.reduce_sum(2.0 * diff * tf.cast(fake_features, tf.float32), axis=1)
+    return terms, tf.reduce_sum(tf.square(diff))
+
+
 # ------------------------------------------------------------- Wasserstein
 def critic_value(logits: tf.Tensor) -> tf.Tensor:
     """The critic's scalar value per example, ``D(x)``: the mean of its output.

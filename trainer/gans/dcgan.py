@@ -36,12 +36,15 @@ class HParams:
     pack: int = 1                  # D judges this many consecutive images at once (PacGAN;
                                    # 1 = off)
     spectral_norm: bool = False    # D's kernels divided by their largest singular value
+    feature_matching: float = 0.0  # weight of |mean f(real) - mean f(G(z))|^2 in G's loss,
+                                   # f = the input of D's logit layer (0 = off)
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
                                      "batch_size", "g_learning_rate", "d_learning_rate",
                                      "real_label"),
-                     non_negative=("r1_gamma",), probabilities=("dropout_rate", "g_beta_1"))
+                     non_negative=("r1_gamma", "feature_matching"),
+                     probabilities=("dropout_rate", "g_beta_1"))
         augment.parse_policy(self.diffaugment)
         g = self.minibatch_std
         if not isinstance(g, int) or isinstance(g, bool) or g == 1 or g < 0:

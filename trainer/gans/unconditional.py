@@ -51,16 +51,29 @@ class UnconditionalGan(GanModel):
     differentiable transform (:mod:`trainer.augment`), and ``r1_gamma`` adds
     the R1 penalty ``gamma / 2 * |grad_x D(x)|^2`` on real images to L_D
     (Mescheder et al. 2018), which keeps the discriminator from sharpening its
-    decision boundary around the few real images.
+    decision boundary around the few real images. ``feature_matching`` adds
+    ``weight * |mean f(real) - mean f(G(z))|^2`` to L_G, where f is the input of
+    the discriminator's last layer and the means run over the global batch
+    (Salimans et al. 2016): the generator is pulled toward the real batch's
+    average features, which a generator over-drawing a few modes misses.
     """
 
     LOSS_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, hparams, generator: keras.Model, discriminator: keras.Model, name: str,
                  **kwargs):
-        super().__init__(hparams, input_shapes(hparams), name=name, **kwargs)
+        fm = float(getattr(hparams, "feature_matching", 0.0))
+        names = self.LOSS_NAMES + (("feature_matching",) if fm else ())
+        super().__init__(hparams, input_shapes(hparams), loss_names=names, name=name, **kwargs)
         self.generator = generator
         self.discriminator = discriminator
+        self.feature_matching = fm
+        if fm:
+            # Same layers and weights as the discriminator, with the last layer's
+            # input (the features f) as a second output.
+            self.critic_features_model = keras.Model(
+                discriminator.inputs, [discriminator.outputs[0], discriminator.layers[-1].input],
+                name=f"{discriminator.name}_features")
 
     def compile(self, d_optimizer=None, g_optimizer=None, real_label: float | None = None,
                 **kwargs):
@@ -82,6 +95,11 @@ class UnconditionalGan(GanModel):
     def critic(self, images) -> tf.Tensor:
         """D's logits [B / pack, 1]: each ``pack`` consecutive images side by side in channels."""
         return self.discriminator(pack_examples(images, self.pack), training=True)
+
+    def critic_and_features(self, images):
+        """D's logits [B / pack, 1] and the features f [B / pack, F] its last layer reads."""
+        logits, feats = self.critic_features_model(pack_examples(images, self.pack), training=True)
+        return logits, tf.reshape(tf.cast(feats, tf.float32), [tf.shape(logits)[0], -1])
 
     def augment(self, images, salt: int) -> tf.Tensor:
         """DiffAugment ``images`` with this step's draws for ``salt`` (identity when off)."""
@@ -133,21 +151,37 @@ class UnconditionalGan(GanModel):
         real = self.unpack(data)[F.IMAGE]
         local_batch = tf.shape(real)[0]
         fake = self.generator(self.noise(local_batch, salt=0), training=True)
+        real_augmented = self.augment(real, salt=2)
         with tf.GradientTape() as tape:
-            real_logits, r1 = self.real_logits_and_r1(self.augment(real, salt=2))
+            real_logits, r1 = self.real_logits_and_r1(real_augmented)
             fake_logits = self.critic(self.augment(fake, salt=3))
             d_loss = self.discriminator_loss(real_logits, fake_logits)
             d_scaled = distribute.global_batch_mean(d_loss + r1)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
 
+        extra = {}
+        if self.feature_matching:
+            # The real features under the updated discriminator, as a constant target.
+            _, real_features = self.critic_and_features(real_augmented)
+            real_mean = distribute.cross_replica_batch_mean(real_features)
         with tf.GradientTape() as tape:
             fake = self.generator(self.noise(local_batch, salt=1), training=True)
-            g_logits = self.critic(self.augment(fake, salt=4))
+            if self.feature_matching:
+                g_logits, fake_features = self.critic_and_features(self.augment(fake, salt=4))
+            else:
+                g_logits = self.critic(self.augment(fake, salt=4))
             g_loss = self.generator_loss(g_logits)
-            g_scaled = distribute.global_batch_mean(g_loss)
+            g_total = g_loss
+            if self.feature_matching:
+                fm_terms, fm_distance = losses.feature_matching_loss(
+                    fake_features, distribute.cross_replica_batch_mean(fake_features), real_mean)
+                g_total = g_loss + self.feature_matching * fm_terms
+                extra["feature_matching"] = tf.fill(tf.shape(g_loss), fm_distance)
+            g_scaled = distribute.global_batch_mean(g_total)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
         return self.record({
             "d_loss": d_loss, "g_loss": g_loss,
             "d_real": self.reported_score(real_logits),
             "d_fake": self.reported_score(fake_logits),
+            **extra,
         })

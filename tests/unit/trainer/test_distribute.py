@@ -69,13 +69,13 @@ def test_two_replicas_equal_one_device(tmp_path):
     critic steps on their own halves of the batch), pconv (cross-replica RaGAN
     means, masks drawn per step), vanilla_gan with DiffAugment and R1
     (augmentations drawn per step for the global batch) and dcgan with the
-    minibatch std over groups of 2 (each replica holds whole groups) and
-    spectral normalisation (power-iteration vectors kept per replica) on 2
-    logical CPUs."""
+    minibatch std over groups of 2 (each replica holds whole groups),
+    spectral normalisation (power-iteration vectors kept per replica) and
+    feature matching (feature means over the global batch) on 2 logical CPUs."""
     _assert_equal_to_one_device(_two_replicas(
         tmp_path, ["pix2pix_wgan_gp", 'pix2pix_wgan_gp:{"n_critic": 2}', "pconv_inpainting",
                    'vanilla_gan:{"diffaugment": "translation,cutout", "r1_gamma": 1.0}',
-                   'dcgan:{"minibatch_std": 2, "spectral_norm": true}']))
+                   'dcgan:{"minibatch_std": 2, "spectral_norm": true, "feature_matching": 1.0}']))
 
 
 @pytest.mark.slow

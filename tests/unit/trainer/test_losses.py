@@ -207,3 +207,24 @@ def test_interpolation_weights_uniform_per_example():
     # Stateless: the same seed gives the same draw, another seed another.
     np.testing.assert_array_equal(alpha, losses.interpolation_weights(4000, seed=[3, 4]).numpy())
     assert not np.array_equal(alpha, losses.interpolation_weights(4000, seed=[3, 5]).numpy())
+
+
+def test_feature_matching_terms_have_the_gradient_of_the_mean_feature_distance():
+    rng = np.random.default_rng(0)
+    fake = tf.constant(rng.normal(size=(6, 5)), tf.float32)
+    real_mean = tf.constant(rng.normal(size=(5,)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(fake)
+        exact = tf.reduce_sum(tf.square(tf.reduce_mean(fake, axis=0) - real_mean))
+        terms, distance = losses.feature_matching_loss(fake, tf.reduce_mean(fake, axis=0),
+                                                       real_mean)
+        surrogate = tf.reduce_mean(terms)
+    assert terms.shape == (6,)
+    assert float(distance) == pytest.approx(float(exact), rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(surrogate, fake).numpy(),
+                               tape.gradient(exact, fake).numpy(), rtol=1e-5, atol=1e-7)
+    # Matching means: no pull, whatever the spread of the features.
+    terms, distance = losses.feature_matching_loss(fake, real_mean, real_mean)
+    assert float(distance) == 0.0 and np.all(terms.numpy() == 0.0)
+    with pytest.raises(ValueError, match=r"fake_features must be \[B, F\], received shape \[6\]"):
+        losses.feature_matching_loss(fake[:, 0], real_mean, real_mean)

@@ -369,3 +369,26 @@ def test_dcgan_spectral_norm_wraps_every_discriminator_kernel():
                if isinstance(layer, SpectralNorm)]
     assert all(np.abs(a - b).max() > 0 for a, b in zip(u_before, u_after))
     assert not any(isinstance(layer, SpectralNorm) for layer in model.generator.layers)
+
+
+def test_dcgan_feature_matching_reports_the_distance_and_moves_the_generator():
+    from trainer.gans import dcgan
+    with pytest.raises(ValueError, match="feature_matching"):
+        dcgan.HParams(feature_matching=-1.0)
+    hp = dcgan.HParams(**{**dcgan.PRESETS.tiny, "minibatch_std": 2, "feature_matching": 1.0})
+    model = dcgan.build(hp)
+    assert "feature_matching" in [m.name for m in model.metrics]
+    # The feature model shares the discriminator's weights (one set of variables).
+    assert ({id(v) for v in model.critic_features_model.trainable_variables}
+            == {id(v) for v in model.discriminator.trainable_variables})
+    before = [np.array(w) for w in model.generator.trainable_weights]
+    history = model.fit(tf.data.Dataset.from_tensors({"image": _images((4, 28, 28, 1))}).repeat(),
+                        steps_per_epoch=2, epochs=1, verbose=0)
+    fm = history.history["feature_matching"][-1]
+    assert np.isfinite(fm) and fm > 0
+    after = model.generator.trainable_weights
+    assert any(np.abs(a - np.array(b)).max() > 0 for a, b in zip(before, after))
+    # Off (the default): no extra metric, no feature model.
+    plain = dcgan.build(dcgan.HParams(**dcgan.PRESETS.tiny))
+    assert "feature_matching" not in [m.name for m in plain.metrics]
+    assert not hasattr(plain, "critic_features_model")
