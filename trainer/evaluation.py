@@ -106,12 +106,17 @@ def seed_records(count: int, first: int = 0) -> list[bytes]:
         for s in range(first, first + count)]
 
 
-def generate(model_dir: str, records: Sequence[bytes], batch: int = 32) -> np.ndarray:
-    """``generated`` [N, H, W, C] of the SavedModel's ``serving_tf_example`` signature."""
+def generate(model, records: Sequence[bytes], batch: int = 32) -> np.ndarray:
+    """``generated`` [N, H, W, C] of the SavedModel's ``serving_tf_example`` signature.
+
+    ``model`` is the SavedModel's directory, or the SavedModel already loaded
+    with ``tf.saved_model.load`` (to generate several times without reloading it).
+    """
     import tensorflow as tf
-    loaded = tf.saved_model.load(model_dir)
+    loaded = tf.saved_model.load(model) if isinstance(model, (str, os.PathLike)) else model
     if F.EXAMPLE_SIGNATURE not in loaded.signatures:
-        raise ValueError(f"{model_dir} has no {F.EXAMPLE_SIGNATURE!r} signature; "
+        where = model if isinstance(model, (str, os.PathLike)) else "the SavedModel"
+        raise ValueError(f"{where} has no {F.EXAMPLE_SIGNATURE!r} signature; "
                          f"it has {sorted(loaded.signatures)}")
     fn = loaded.signatures[F.EXAMPLE_SIGNATURE]
     outs = [fn(**{F.IN_EXAMPLES: tf.constant(list(records[i:i + batch]))})[F.OUT_GENERATED].numpy()
@@ -424,7 +429,9 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
     rng = np.random.default_rng(config.seed)
     floor_images = train[key][rng.choice(len(train[key]), min(n, len(train[key])), replace=False)]
     noise = baselines.uniform_noise(n, real[key].shape[1:], seed=config.seed)
-    generated = generate(model_dir, seed_records(n))
+    import tensorflow as tf
+    loaded = tf.saved_model.load(model_dir)   # FD's samples and the extra class samples
+    generated = generate(loaded, seed_records(n))
     if generated.shape[1:] != real[key].shape[1:]:
         raise ValueError(f"{gan}: the generator outputs {list(generated.shape[1:])} images, "
                          f"the eval images are {list(real[key].shape[1:])}")
@@ -457,7 +464,7 @@ def _evaluate_unconditional(gan, model_dir, records, train_records, tft_output, 
         counted = generated[:config.class_samples]
         if config.class_samples > n:
             counted = np.concatenate([generated, generate(
-                model_dir, seed_records(config.class_samples - n, first=n), batch=256)])
+                loaded, seed_records(config.class_samples - n, first=n), batch=256)])
         coverage = FM.class_coverage(classifier.classify(counted), train_labels, classes,
                                      config.min_class_share_ratio)
         real_coverage = FM.class_coverage(classifier.classify(real[key]), train_labels, classes,
