@@ -106,30 +106,24 @@ def global_batch_mean(per_example: tf.Tensor) -> tf.Tensor:
     return tf.nn.compute_average_loss(per_example)
 
 
+def _mean_over_replicas(total: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """``total / count`` with both summed over the replicas in sync (if more than one)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+    return total / count
+
+
 def cross_replica_mean(x: tf.Tensor) -> tf.Tensor:
     """Mean of all elements of ``x`` over every replica's batch (differentiable)."""
     x = tf.cast(x, tf.float32)
-    total = tf.reduce_sum(x)
-    count = tf.cast(tf.size(x), tf.float32)
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-        total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
-    return total / count
+    return _mean_over_replicas(tf.reduce_sum(x), tf.cast(tf.size(x), tf.float32))
 
 
 def cross_replica_batch_mean(x: tf.Tensor) -> tf.Tensor:
-    """Mean of ``x`` [B, ...] over the global batch: [...], equal on every replica.
-
-    Not differentiable across replicas; use it for statistics whose gradient
-    is taken as a constant (e.g. a target mean).
-    """
+    """Mean of ``x`` [B, ...] over the global batch: [...], equal on every replica."""
     x = tf.cast(x, tf.float32)
-    total = tf.reduce_sum(x, axis=0)
-    count = tf.cast(tf.shape(x)[0], tf.float32)
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-        total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
-    return total / count
+    return _mean_over_replicas(tf.reduce_sum(x, axis=0), tf.cast(tf.shape(x)[0], tf.float32))
 
 
 def replica_slice(draw, local_batch):

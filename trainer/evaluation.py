@@ -113,9 +113,10 @@ def generate(model, records: Sequence[bytes], batch: int = 32) -> np.ndarray:
     with ``tf.saved_model.load`` (to generate several times without reloading it).
     """
     import tensorflow as tf
-    loaded = tf.saved_model.load(model) if isinstance(model, (str, os.PathLike)) else model
+    is_path = isinstance(model, (str, os.PathLike))
+    loaded = tf.saved_model.load(model) if is_path else model
     if F.EXAMPLE_SIGNATURE not in loaded.signatures:
-        where = model if isinstance(model, (str, os.PathLike)) else "the SavedModel"
+        where = model if is_path else "the SavedModel"
         raise ValueError(f"{where} has no {F.EXAMPLE_SIGNATURE!r} signature; "
                          f"it has {sorted(loaded.signatures)}")
     fn = loaded.signatures[F.EXAMPLE_SIGNATURE]

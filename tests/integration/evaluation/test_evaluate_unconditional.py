@@ -98,15 +98,14 @@ def test_generate_takes_a_directory_or_the_loaded_saved_model(digits_models):
     import numpy as np
     import tensorflow as tf
 
-    seed_records = E.seed_records
     path = digits_models["replay"]
-    records = seed_records(40)
+    records = E.seed_records(40)
     from_dir = E.generate(path, records, batch=16)
     loaded = tf.saved_model.load(path)
     assert from_dir.shape == (40, 28, 28, 1)
     np.testing.assert_array_equal(E.generate(loaded, records, batch=16), from_dir)
     # Later seeds of the same loaded model, in other batches, are the same images.
-    np.testing.assert_array_equal(E.generate(loaded, seed_records(24, first=16), batch=8),
+    np.testing.assert_array_equal(E.generate(loaded, E.seed_records(24, first=16), batch=8),
                                   from_dir[16:])
     with pytest.raises(ValueError, match="has no 'serving_tf_example' signature"):
         E.generate(tf.saved_model.load(str(_bare_saved_model(path))), records)
