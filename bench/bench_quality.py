@@ -126,7 +126,8 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
     start = time.monotonic()
     fit_gan(model, spec.kind, ds, eval_batch, train_steps=steps,
             steps_per_epoch=min(run.steps_per_epoch, steps), backup_dir=os.path.join(out, "backup"),
-            log_dir=log_dir, verbose=0, name=spec.name, ema_decay=ema)
+            log_dir=log_dir, verbose=0, name=spec.name, ema_decay=ema,
+            adapt_data=tf.data.Dataset.from_tensor_slices(task.train).batch(256))
     seconds = time.monotonic() - start
     findings = [f["message"] for f in read_training_health(log_dir) if f["detected"]]
     is_ct = kinds.get(spec.kind).is_ct(run.bit_depth)

@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def make_dataset(file_pattern, data_accessor, tft_output, shapes, batch_size: int, *,
-                 materialized: bool, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
-    """Batches of {role: float32 [B, H, W, C] in [-1, 1]}, repeated forever."""
+                 materialized: bool, shuffle: bool, seed: int = 0,
+                 num_epochs: int | None = None) -> tf.data.Dataset:
+    """Batches of {role: float32 [B, H, W, C] in [-1, 1]}, repeated forever (or
+    ``num_epochs`` times; a last partial batch is dropped)."""
     from tfx_bsl.public import tfxio
     options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle,
-                                             shuffle_seed=seed, num_epochs=None,
+                                             shuffle_seed=seed, num_epochs=num_epochs,
                                              drop_final_batch=True)
     if materialized:
         ds = data_accessor.tf_dataset_factory(file_pattern, options,
@@ -60,11 +62,13 @@ def backup_dir(config: TrainerConfig, train_files) -> str:
 
 def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_per_epoch: int,
             backup_dir: str, log_dir: str, callbacks=(), verbose: int = 2, name: str | None = None,
-            ema_decay: float = 0.0):
-    """``model.fit`` for ``ceil(train_steps / steps_per_epoch)`` epochs, with a
-    NaN/Inf guard, BackupAndRestore at every epoch end (a killed run resumes
-    from its last finished epoch), TensorBoard losses and image panels; with
-    ``ema_decay`` the generator ends holding its weight average (GeneratorEMA)."""
+            ema_decay: float = 0.0, adapt_data=None):
+    """``model.adapt(adapt_data)`` (one pass over the training batches, or None
+    for a GAN without data-dependent state), then ``model.fit`` for ``ceil(train_steps /
+    steps_per_epoch)`` epochs, with a NaN/Inf guard, BackupAndRestore at every
+    epoch end (a killed run resumes from its last finished epoch), TensorBoard
+    losses and image panels; with ``ema_decay`` the generator ends holding its
+    weight average (GeneratorEMA)."""
     epochs = max(1, math.ceil(train_steps / steps_per_epoch))
     callbacks = [
         NonFiniteLossGuard(),
@@ -77,6 +81,7 @@ def fit_gan(model, kind: str, train_ds, eval_batch, *, train_steps: int, steps_p
     ]
     if ema_decay:
         callbacks.append(GeneratorEMA(ema_decay))
+    model.adapt(adapt_data)
     return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                      callbacks=callbacks, verbose=verbose)
 
@@ -113,11 +118,14 @@ def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_acc
     eval_batch = next(iter(make_dataset(eval_files, data_accessor, tft_output, shapes,
                                         min(8, hp.batch_size), materialized=materialized,
                                         shuffle=False)))
+    # Every training example once, in file order (batches of 1 drop none).
+    one_pass = make_dataset(train_files, data_accessor, tft_output, shapes, 1,
+                            materialized=materialized, shuffle=False, num_epochs=1)
     model = build_model(module, hp, strategy)
     fit_gan(model, spec.kind, train_ds, eval_batch, train_steps=train_steps,
             steps_per_epoch=config.steps_per_epoch,
             backup_dir=backup_dir(config, train_files), log_dir=model_run_dir, name=spec.name,
-            ema_decay=config.ema_decay)
+            ema_decay=config.ema_decay, adapt_data=one_pass)
     is_ct = kinds.get(spec.kind).is_ct(config.bit_depth)
     export.export_generator(spec.name, model.generator, hp, serving_model_dir,
                             tft_output,

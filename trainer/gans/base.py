@@ -88,6 +88,11 @@ class GanModel(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
+    def adapt(self, dataset) -> None:
+        """Sets state that depends on the training data before ``fit`` (none by
+        default) from ``dataset``, one pass over the training batches (or None);
+        ``trainer.task.fit_gan`` calls it."""
+
     def get_config(self):
         return {"hparams": dataclasses.asdict(self.hparams)}
 

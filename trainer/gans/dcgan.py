@@ -38,6 +38,8 @@ class HParams:
     spectral_norm: bool = False    # D's kernels divided by their largest singular value
     feature_matching: float = 0.0  # weight of |mean f(real) - mean f(G(z))|^2 in G's loss,
                                    # f = the input of D's logit layer (0 = off)
+    clusters: int = 0              # self-conditioning on this many k-means clusters of the
+                                   # real images (Liu et al. 2020; 0 = off)
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "latent_dim", "base_filters",
@@ -57,6 +59,14 @@ class HParams:
         if not isinstance(p, int) or isinstance(p, bool) or p < 1 or self.batch_size % p:
             raise ValueError(f"{__name__}.HParams.pack must be an int >= 1 that divides "
                              f"batch_size={self.batch_size}, received {p!r}")
+        k = self.clusters
+        if not isinstance(k, int) or isinstance(k, bool) or k == 1 or k < 0:
+            raise ValueError(f"{__name__}.HParams.clusters must be 0 (off) or an int >= 2, "
+                             f"received {k!r}")
+        if k and (p > 1 or self.feature_matching):
+            raise ValueError(f"{__name__}.HParams.clusters cannot be combined with pack > 1 "
+                             f"or feature_matching (received pack={p}, "
+                             f"feature_matching={self.feature_matching})")
         if g and (self.batch_size // p) % min(g, self.batch_size // p):
             raise ValueError(f"{__name__}.HParams.minibatch_std={g} must divide batch_size="
                              f"{self.batch_size}" + (f" / pack={p}" if p > 1 else "")
@@ -81,10 +91,11 @@ def build(hparams: HParams | None = None) -> UnconditionalGan:
     hp = hparams or HParams()
     model = UnconditionalGan(
         hp,
-        dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters),
+        dcgan_generator(hp.latent_dim, hp.image_size, hp.channels, hp.base_filters,
+                        clusters=hp.clusters),
         dcgan_discriminator(hp.image_size, hp.channels * hp.pack, hp.base_filters, hp.dropout_rate,
                             seed=hp.seed, minibatch_std=hp.minibatch_std,
-                            spectral_norm=hp.spectral_norm),
+                            spectral_norm=hp.spectral_norm, clusters=hp.clusters),
         name="dcgan")
     model.compile()
     return model

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from trainer import augment, distribute, features as F, losses
 from trainer.gans.base import GanModel
+from trainer.layers.clusters import fit_clusters, nearest_centre
 
 
 def noise_from_seeds(seeds, latent_dim: int) -> tf.Tensor:
@@ -56,6 +57,11 @@ class UnconditionalGan(GanModel):
     the discriminator's last layer and the means run over the global batch
     (Salimans et al. 2016): the generator is pulled toward the real batch's
     average features, which a generator over-drawing a few modes misses.
+    ``clusters`` = k self-conditions the game (Liu et al. 2020,
+    :mod:`trainer.layers.clusters`): before training, :meth:`adapt` splits the
+    real images into k k-means clusters; the generator draws a cluster for each
+    z in the clusters' real proportions, and the discriminator judges each image
+    with its cluster (a real image's nearest centre, a generated one's draw).
     """
 
     LOSS_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -68,6 +74,12 @@ class UnconditionalGan(GanModel):
         self.generator = generator
         self.discriminator = discriminator
         self.feature_matching = fm
+        self.clusters = int(getattr(hparams, "clusters", 0))
+        if self.clusters:
+            size = hparams.image_size * hparams.image_size * hparams.channels
+            self.centres = self.add_weight(name="cluster_centres", shape=(self.clusters, size),
+                                           initializer="zeros", trainable=False,
+                                           aggregation="only_first_replica")
         if fm:
             # Same layers and weights as the discriminator, with the last layer's
             # input (the features f) as a second output.
@@ -92,9 +104,38 @@ class UnconditionalGan(GanModel):
         self.r1_gamma = float(getattr(hp, "r1_gamma", 0.0))
         self.pack = int(getattr(hp, "pack", 1))
 
-    def critic(self, images) -> tf.Tensor:
-        """D's logits [B / pack, 1]: each ``pack`` consecutive images side by side in channels."""
+    def critic(self, images, clusters=None) -> tf.Tensor:
+        """D's logits [B / pack, 1]: each ``pack`` consecutive images side by side in channels;
+        with ``clusters`` on, each image with its one-hot cluster ``clusters`` [B, k]."""
+        if self.clusters:
+            return self.discriminator([images, clusters], training=True)
         return self.discriminator(pack_examples(images, self.pack), training=True)
+
+    def adapt(self, dataset) -> None:
+        """With ``clusters`` on: k-means on the images of ``dataset`` (one pass of
+        batches {"image": [B, S, S, C]}, so each image counts once) sets the
+        centres and the generator's cluster proportions. Without, nothing."""
+        if not self.clusters:
+            return
+        import numpy as np
+        if dataset is None:
+            raise ValueError(f"{self.name} with clusters={self.clusters} needs one pass over the "
+                             f"training images to cluster before training (adapt_data)")
+        seen = [np.asarray(self.unpack(batch)[F.IMAGE]) for batch in dataset]
+        if not seen:
+            raise ValueError("adapt: the training dataset yielded no images to cluster")
+        centres, proportions = fit_clusters(np.concatenate(seen), self.clusters,
+                                            seed=self.hparams.seed)
+        self.centres.assign(centres)
+        self.generator.get_layer("cluster").set_prior(proportions)
+
+    def real_clusters(self, real):
+        """One-hot clusters [B, k] of real images (nearest centre); None when off."""
+        return nearest_centre(real, self.centres) if self.clusters else None
+
+    def noise_clusters(self, z):
+        """One-hot clusters [B, k] the generator draws for ``z``; None when off."""
+        return self.generator.get_layer("cluster")(z) if self.clusters else None
 
     def critic_and_features(self, images):
         """D's logits [B / pack, 1] and the features f [B / pack, F] its last layer reads."""
@@ -105,14 +146,14 @@ class UnconditionalGan(GanModel):
         """DiffAugment ``images`` with this step's draws for ``salt`` (identity when off)."""
         return augment.diff_augment(images, self.augment_policy, self.seed(salt))
 
-    def real_logits_and_r1(self, real):
+    def real_logits_and_r1(self, real, clusters=None):
         """D(real) [B, 1] and the R1 penalty per example [B] (zeros when r1_gamma is 0)."""
         if not self.r1_gamma:
-            logits = self.critic(real)
+            logits = self.critic(real, clusters)
             return logits, tf.zeros([tf.shape(logits)[0]])
         with tf.GradientTape() as tape:
             tape.watch(real)
-            logits = self.critic(real)
+            logits = self.critic(real, clusters)
             total = tf.reduce_sum(logits)  # each example's gradient is its own
         grads = tape.gradient(total, real)
         per_image = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
@@ -150,11 +191,13 @@ class UnconditionalGan(GanModel):
         # 4. Report d_loss, g_loss and the mean real/fake probabilities.
         real = self.unpack(data)[F.IMAGE]
         local_batch = tf.shape(real)[0]
-        fake = self.generator(self.noise(local_batch, salt=0), training=True)
+        z = self.noise(local_batch, salt=0)
+        fake = self.generator(z, training=True)
+        real_clusters, fake_clusters = self.real_clusters(real), self.noise_clusters(z)
         real_augmented = self.augment(real, salt=2)
         with tf.GradientTape() as tape:
-            real_logits, r1 = self.real_logits_and_r1(real_augmented)
-            fake_logits = self.critic(self.augment(fake, salt=3))
+            real_logits, r1 = self.real_logits_and_r1(real_augmented, real_clusters)
+            fake_logits = self.critic(self.augment(fake, salt=3), fake_clusters)
             d_loss = self.discriminator_loss(real_logits, fake_logits)
             d_scaled = distribute.global_batch_mean(d_loss + r1)
         self.apply(self.d_optimizer, tape, d_scaled, self.discriminator.trainable_variables)
@@ -165,11 +208,12 @@ class UnconditionalGan(GanModel):
             _, real_features = self.critic_and_features(real_augmented)
             real_mean = distribute.cross_replica_batch_mean(real_features)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.noise(local_batch, salt=1), training=True)
+            z = self.noise(local_batch, salt=1)
+            fake = self.generator(z, training=True)
             if self.feature_matching:
                 g_logits, fake_features = self.critic_and_features(self.augment(fake, salt=4))
             else:
-                g_logits = self.critic(self.augment(fake, salt=4))
+                g_logits = self.critic(self.augment(fake, salt=4), self.noise_clusters(z))
             g_loss = self.generator_loss(g_logits)
             g_total = g_loss
             if self.feature_matching:

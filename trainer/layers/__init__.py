@@ -1,4 +1,5 @@
 """Custom Keras layers shared by the networks."""
+from trainer.layers.clusters import ClusterOfNoise
 from trainer.layers.harmonic_fill import (BiharmonicFill, HarmonicFill, biharmonic_fill,
                                           harmonic_fill)
 from trainer.layers.minibatch_std import MinibatchStdDev
@@ -7,5 +8,5 @@ from trainer.layers.partial_conv2d import PartialConv2D
 from trainer.layers.replica_dropout import ReplicaDropout
 from trainer.layers.spectral_norm import SpectralNorm
 
-__all__ = ["BiharmonicFill", "HarmonicFill", "MinibatchStdDev", "PartialConv2D", "ReplicaDropout",
+__all__ = ["BiharmonicFill", "ClusterOfNoise", "HarmonicFill", "MinibatchStdDev", "PartialConv2D", "ReplicaDropout",
            "SpectralNorm", "biharmonic_fill", "harmonic_fill", "make_norm"]

@@ -71,11 +71,13 @@ def test_two_replicas_equal_one_device(tmp_path):
     (augmentations drawn per step for the global batch) and dcgan with the
     minibatch std over groups of 2 (each replica holds whole groups),
     spectral normalisation (power-iteration vectors kept per replica) and
-    feature matching (feature means over the global batch) on 2 logical CPUs."""
+    feature matching (feature means over the global batch), and dcgan
+    self-conditioned on clusters, on 2 logical CPUs."""
     _assert_equal_to_one_device(_two_replicas(
         tmp_path, ["pix2pix_wgan_gp", 'pix2pix_wgan_gp:{"n_critic": 2}', "pconv_inpainting",
                    'vanilla_gan:{"diffaugment": "translation,cutout", "r1_gamma": 1.0}',
-                   'dcgan:{"minibatch_std": 2, "spectral_norm": true, "feature_matching": 1.0}']))
+                   'dcgan:{"minibatch_std": 2, "spectral_norm": true, "feature_matching": 1.0}',
+                   'dcgan:{"minibatch_std": 2, "clusters": 2}']))
 
 
 @pytest.mark.slow
