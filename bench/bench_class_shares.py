@@ -139,7 +139,8 @@ def main(argv=None):
         fit_gan(model, run.spec.kind, ds, {k: v[:8] for k, v in task.train.items()},
                 train_steps=steps, steps_per_epoch=min(run.steps_per_epoch, steps),
                 backup_dir=os.path.join(out, "backup"), log_dir=os.path.join(out, "logs"),
-                verbose=0, name=args.gan, callbacks=[watch])
+                verbose=0, name=args.gan, callbacks=[watch],
+                adapt_data=tf.data.Dataset.from_tensor_slices(task.train).batch(256))
         n_final = max(args.samples, 256)  # the FD takes 256, as the gate
         final = {"raw": score(model.generator, n_final)}
         raw = [np.array(w) for w in watch.weights]

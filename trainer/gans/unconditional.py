@@ -75,6 +75,7 @@ class UnconditionalGan(GanModel):
         self.discriminator = discriminator
         self.feature_matching = fm
         self.clusters = int(getattr(hparams, "clusters", 0))
+        self.adapted = False   # adapt() has set the clusters (only read with clusters on)
         if self.clusters:
             size = hparams.image_size * hparams.image_size * hparams.channels
             self.centres = self.add_weight(name="cluster_centres", shape=(self.clusters, size),
@@ -112,22 +113,34 @@ class UnconditionalGan(GanModel):
         return self.discriminator(pack_examples(images, self.pack), training=True)
 
     def adapt(self, dataset) -> None:
-        """With ``clusters`` on: k-means on the images of ``dataset`` (one pass of
-        batches {"image": [B, S, S, C]}, so each image counts once) sets the
-        centres and the generator's cluster proportions. Without, nothing."""
+        """With ``clusters`` on: k-means on the images of ``dataset`` (one finite
+        pass of batches {"image": [B, S, S, C]}, so each image counts once) sets
+        the centres and the generator's cluster proportions. Without, nothing.
+
+        Each process clusters on its own: the same data and seed give the same
+        clusters on workers with the same scikit-learn and thread count."""
         if not self.clusters:
             return
         import numpy as np
         if dataset is None:
             raise ValueError(f"{self.name} with clusters={self.clusters} needs one pass over the "
                              f"training images to cluster before training (adapt_data)")
+        if isinstance(dataset, tf.data.Dataset) and \
+                dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+            raise ValueError(f"{self.name}.adapt needs one finite pass over the training images; "
+                             f"received a dataset that repeats forever")
         seen = [np.asarray(self.unpack(batch)[F.IMAGE]) for batch in dataset]
         if not seen:
             raise ValueError("adapt: the training dataset yielded no images to cluster")
-        centres, proportions = fit_clusters(np.concatenate(seen), self.clusters,
-                                            seed=self.hparams.seed)
+        images = np.concatenate(seen)
+        if len(images) < self.clusters:
+            raise ValueError(f"{self.name} with clusters={self.clusters} needs at least "
+                             f"{self.clusters} training images, received {len(images)}; "
+                             f"lower clusters or add data")
+        centres, proportions = fit_clusters(images, self.clusters, seed=self.hparams.seed)
         self.centres.assign(centres)
         self.generator.get_layer("cluster").set_prior(proportions)
+        self.adapted = True
 
     def real_clusters(self, real):
         """One-hot clusters [B, k] of real images (nearest centre); None when off."""
@@ -189,6 +202,10 @@ class UnconditionalGan(GanModel):
         # 3. Generator on fresh noise (augmented the same way), non-saturating
         #    loss; update G.
         # 4. Report d_loss, g_loss and the mean real/fake probabilities.
+        if self.clusters and not self.adapted:
+            raise ValueError(f"{self.name} with clusters={self.clusters} was not adapted to its "
+                             f"data: call adapt(one pass of the training images) before fit "
+                             f"(trainer.task.fit_gan does, given adapt_data)")
         real = self.unpack(data)[F.IMAGE]
         local_batch = tf.shape(real)[0]
         z = self.noise(local_batch, salt=0)

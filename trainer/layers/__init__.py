@@ -8,5 +8,5 @@ from trainer.layers.partial_conv2d import PartialConv2D
 from trainer.layers.replica_dropout import ReplicaDropout
 from trainer.layers.spectral_norm import SpectralNorm
 
-__all__ = ["BiharmonicFill", "ClusterOfNoise", "HarmonicFill", "MinibatchStdDev", "PartialConv2D", "ReplicaDropout",
-           "SpectralNorm", "biharmonic_fill", "harmonic_fill", "make_norm"]
+__all__ = ["BiharmonicFill", "ClusterOfNoise", "HarmonicFill", "MinibatchStdDev", "PartialConv2D",
+           "ReplicaDropout", "SpectralNorm", "biharmonic_fill", "harmonic_fill", "make_norm"]

@@ -51,7 +51,7 @@ def dcgan_discriminator(image_size: int = 28, channels: int = 1, base_filters: i
     filters → [minibatch std over groups of ``minibatch_std`` examples] →
     Flatten → Dense(1) logit. With ``spectral_norm`` every kernel is divided by
     its largest singular value (``SpectralNorm`` layers named ``down0_sn``,
-    ``down1_sn``, ``logit_sn``).
+    ``down1_sn``, ``logit_sn``, and ``cluster_embedding_sn`` with clusters).
 
     With ``clusters`` = k the model takes ``[image, one-hot cluster [B, k]]`` and
     adds the projection ``<embed(cluster), features>`` to the logit (Miyato &
@@ -77,8 +77,8 @@ def dcgan_discriminator(image_size: int = 28, channels: int = 1, base_filters: i
     if not clusters:
         return keras.Model(images, logits, name=name)
     cluster = keras.Input((clusters,), name="cluster")
-    embedded = keras.layers.Dense(x.shape[-1], use_bias=False, kernel_initializer=init,
-                                  name="cluster_embedding")(cluster)
+    embedded = normed(keras.layers.Dense(x.shape[-1], use_bias=False, kernel_initializer=init,
+                                         name="cluster_embedding"), "cluster_embedding_sn")(cluster)
     projection = keras.layers.Dot(axes=1, dtype="float32", name="projection")([x, embedded])
     logits = keras.layers.Add(dtype="float32", name="conditional_logit")([logits, projection])
     return keras.Model([images, cluster], logits, name=name)

@@ -118,6 +118,20 @@ def test_dcgan_with_clusters_adapts_to_the_data_and_conditions_both_players(tmp_
     np.testing.assert_allclose(model.noise_clusters(z).numpy().mean(0), prior, atol=0.01)
 
 
+def test_dcgan_with_clusters_names_a_missing_or_unusable_adapt():
+    _, model = _tiny_dcgan()
+    images = _blobs()
+    with pytest.raises(ValueError, match="was not adapted to its data"):
+        model.fit(tf.data.Dataset.from_tensor_slices({F.IMAGE: images}).batch(4),
+                  epochs=1, steps_per_epoch=1, verbose=0)
+    with pytest.raises(ValueError, match="received a dataset that repeats forever"):
+        model.adapt(tf.data.Dataset.from_tensor_slices({F.IMAGE: images}).repeat().batch(4))
+    with pytest.raises(ValueError, match="clusters=3 needs at least 3 training images, "
+                                         "received 2"):
+        model.adapt(tf.data.Dataset.from_tensor_slices({F.IMAGE: images[:2]}).batch(4))
+    assert not model.adapted
+
+
 def test_dcgan_with_clusters_exports_a_seed_to_image_generator(tmp_path):
     from trainer import export
     from trainer.gans.unconditional import noise_from_seeds
