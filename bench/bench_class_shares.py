@@ -58,7 +58,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from bench_quality import Task, train_dataset
+    from bench_quality import Task, one_pass, train_dataset
     from tfx_pipeline.configs import QUICK, preset_runs
     from trainer import distribute
     from trainer import evaluation as E
@@ -140,7 +140,7 @@ def main(argv=None):
                 train_steps=steps, steps_per_epoch=min(run.steps_per_epoch, steps),
                 backup_dir=os.path.join(out, "backup"), log_dir=os.path.join(out, "logs"),
                 verbose=0, name=args.gan, callbacks=[watch],
-                adapt_data=tf.data.Dataset.from_tensor_slices(task.train).batch(256))
+                adapt_data=one_pass(task))
         n_final = max(args.samples, 256)  # the FD takes 256, as the gate
         final = {"raw": score(model.generator, n_final)}
         raw = [np.array(w) for w in watch.weights]

@@ -106,6 +106,12 @@ def train_dataset(task: Task, batch_size: int, seed: int):
         .batch(batch_size, drop_remainder=True).prefetch(2)
 
 
+def one_pass(task: Task):
+    """The transformed train split once, in order: ``fit_gan``'s ``adapt_data``."""
+    import tensorflow as tf
+    return tf.data.Dataset.from_tensor_slices(task.train).batch(256)
+
+
 def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
                     strategy: str = DEFAULT_STRATEGY):
     import tensorflow as tf
@@ -127,7 +133,7 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
     fit_gan(model, spec.kind, ds, eval_batch, train_steps=steps,
             steps_per_epoch=min(run.steps_per_epoch, steps), backup_dir=os.path.join(out, "backup"),
             log_dir=log_dir, verbose=0, name=spec.name, ema_decay=ema,
-            adapt_data=tf.data.Dataset.from_tensor_slices(task.train).batch(256))
+            adapt_data=one_pass(task))
     seconds = time.monotonic() - start
     findings = [f["message"] for f in read_training_health(log_dir) if f["detected"]]
     is_ct = kinds.get(spec.kind).is_ct(run.bit_depth)
