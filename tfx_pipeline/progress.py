@@ -41,6 +41,7 @@ _RUNNING = re.compile(r"^(?:Component|node) (\S+) is running\.$")
 _FINISHED = re.compile(r"^(?:Component|node) (\S+) is finished\.$")
 _SKIPPED = re.compile(r"^(?:Skipping component|Node) (\S+)(?: is skipped in this partial run)?\.$")
 _CACHED = re.compile(r"^A cached execution \d+ is used\.$")
+COMPONENT_ATTR = "tfxgan_component"   # set by the parallel runner's workers
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -118,10 +119,20 @@ class RunProgress:
         self.log_position = log_position
         self.clock = clock
         self.components: dict[str, ComponentState] = {}
-        self.running: ComponentState | None = None
-        self.training: TrainingState | None = None
+        self.running: ComponentState | None = None    # the component started last
+        self.trainings: dict[str, TrainingState] = {}  # gan -> its Trainer's progress
         self.verdicts: dict[str, str] = {}
-        self._last_plain_train = (None, 0.0, -1)   # gan, time, quarter
+        self._last_plain_train: dict[str, tuple[float, int]] = {}  # gan -> time, quarter
+
+    @property
+    def training(self) -> TrainingState | None:
+        """The training that reported last (None when no Trainer runs)."""
+        return max(self.trainings.values(), key=lambda t: t.started, default=None)
+
+    @property
+    def active(self) -> list[ComponentState]:
+        """The components running now (several under the parallel runner)."""
+        return [c for c in self.components.values() if c.finished is None]
 
     @property
     def done(self) -> int:
@@ -142,8 +153,11 @@ class RunProgress:
             self._start(m.group(1))
         elif m := _FINISHED.match(message):
             self._finish(m.group(1))
-        elif _CACHED.match(message) and self.running is not None:
-            self.running.cached = True
+        elif _CACHED.match(message):
+            # Under the parallel runner a record carries the component its worker runs.
+            named = self.components.get(getattr(record, COMPONENT_ATTR, None) or "")
+            if (named or self.running) is not None:
+                (named or self.running).cached = True
         elif (m := _SKIPPED.match(message)) and record.name != PROGRESS_LOGGER:
             self.on_line(f"  skipped   {m.group(1)} (not part of this partial run)")
 
@@ -159,9 +173,10 @@ class RunProgress:
         state.finished = self.clock()
         self.components[name] = state
         if self.running is state:
-            self.running = None
-        if self.training is not None and name.startswith("Trainer_"):
-            self.training = None
+            active = self.active
+            self.running = active[-1] if active else None
+        if name.startswith("Trainer_"):
+            self.trainings.pop(name[len("Trainer_"):], None)
         what = "cached   " if state.cached else "done     "
         took = "" if state.cached else f" ({format_duration(state.seconds)})"
         self.on_line(f"{self._counter():>8} {what} {name}{took}")
@@ -174,12 +189,12 @@ class RunProgress:
             t = TrainingState(event["gan"], int(event["step"]), int(event["steps"]),
                               float(event.get("steps_per_s", 0.0)), dict(event.get("losses", {})),
                               now)
-            self.training = t
+            self.trainings[t.gan] = t
             if self.plain:
-                gan, last, quarter = self._last_plain_train
+                last, quarter = self._last_plain_train.get(t.gan, (None, -1))
                 q = (4 * t.step) // max(1, t.steps)
-                if gan != t.gan or q > quarter or now - last >= PLAIN_TRAIN_EVERY_S:
-                    self._last_plain_train = (t.gan, now, q)
+                if last is None or q > quarter or now - last >= PLAIN_TRAIN_EVERY_S:
+                    self._last_plain_train[t.gan] = (now, q)
                     self.on_line(training_line(t))
             self.on_change()
         elif kind == "verdict":
@@ -279,12 +294,11 @@ class RunConsole:
         from rich.text import Text
         p = self.progress
         parts = []
-        if p.running is not None:
-            parts.append(Text(f"{p._counter():>8} running   {p.running.name} "
-                              f"({format_duration(p.running.seconds)})", style="bold"))
-        if p.training is not None:
+        for c in p.active:
+            parts.append(Text(f"{p._counter():>8} running   {c.name} "
+                              f"({format_duration(c.seconds)})", style="bold"))
+        for t in p.trainings.values():
             from rich.table import Table
-            t = p.training
             row = Table.grid(padding=(0, 1))
             row.add_row(ProgressBar(total=max(1, t.steps), completed=t.step, width=30),
                         Text(training_line(t).strip()))
@@ -382,6 +396,11 @@ class RunConsole:
 
     def _report_failure(self, exc: BaseException, running: ComponentState | None) -> None:
         import traceback
+        # The parallel runner's error names the failed component; otherwise it is
+        # the one running.
+        named = getattr(exc, "component", None)
+        if named is not None and self.progress is not None:
+            running = self.progress.components.get(named) or ComponentState(named, 0.0)
         where = running.name if running is not None else None
         self.failed_component = where
         tail = []

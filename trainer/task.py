@@ -113,6 +113,10 @@ def train_and_export(config: TrainerConfig, *, train_files, eval_files, data_acc
     log.info("%s: training %d steps on %d replica(s) with %s", spec.name, train_steps,
              strategy.num_replicas_in_sync, type(strategy).__name__)
     materialized = config.materialized
+    # Seeded before the datasets too: a shuffle's order depends on TensorFlow's global
+    # seed as well as its own, and otherwise on whichever Trainer ran before in this
+    # process (LocalDagRunner runs every Trainer in one process).
+    keras.utils.set_random_seed(hp.seed)
     train_ds = make_dataset(train_files, data_accessor, tft_output, shapes, hp.batch_size,
                             materialized=materialized, shuffle=True, seed=hp.seed)
     eval_batch = next(iter(make_dataset(eval_files, data_accessor, tft_output, shapes,

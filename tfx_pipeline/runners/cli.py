@@ -21,6 +21,7 @@ def add_commands(sub) -> None:
     d.add_argument("--gans", nargs="+", choices=sorted(registry.GANS), help="default: all")
     d.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="in_memory",
                    help="Beam DirectRunner mode (default in_memory: faster on the small bundled data)")
+    _workers_arg(d, 2)
     _verbose_arg(d)
     d.set_defaults(func=run_demo)
 
@@ -30,6 +31,7 @@ def add_commands(sub) -> None:
     r.add_argument("--beam-mode", choices=("multi_processing", "in_memory"), default="multi_processing",
                    help="DirectRunner mode when no --beam-arg=--runner=... is given")
     r.add_argument("--no-cache", action="store_true", help="re-run every component")
+    _workers_arg(r, 1)
     _verbose_arg(r)
     r.set_defaults(func=run_pipeline)
 
@@ -48,6 +50,13 @@ def add_commands(sub) -> None:
     t.add_argument("--port", type=int, default=6006)
     t.add_argument("--host", default="127.0.0.1")
     t.set_defaults(func=run_tensorboard)
+
+
+def _workers_arg(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument("--workers", type=int, default=default,
+                   help="local runner: run the pipeline's independent parts (one per dataset, "
+                        "with its GANs) in this many processes side by side "
+                        f"(tfx_pipeline/runners/parallel.py; default {default})")
 
 
 def _verbose_arg(p: argparse.ArgumentParser) -> None:
@@ -176,6 +185,11 @@ def run_pipeline(args) -> int:
         default_beam = () if any(a.startswith("--runner") for a in args.beam_arg) else (
             local.DIRECT_MULTIPROCESSING if args.beam_mode == "multi_processing"
             else local.DIRECT_IN_MEMORY)
+        if args.workers < 1:
+            raise ValueError(f"--workers must be >= 1, received {args.workers}")
+        if args.workers > 1 and args.runner != "local":
+            raise ValueError("--workers > 1 needs the local runner (--runner local); "
+                             "BeamDagRunner orchestrates the pipeline itself")
         config = build_config(args, default_beam)
         _check_data(config)
     except (ValueError, FileNotFoundError) as err:
@@ -191,12 +205,19 @@ def run_pipeline(args) -> int:
         from tfx_pipeline.pipeline import create_pipeline
         pipeline = create_pipeline(config)
         console.set_total(len(pipeline.components))
+        from tfx_pipeline.runners import parallel
+        groups = parallel.parts(config.runs)
+        workers = min(args.workers, len(groups))
+        how = ("the BeamDagRunner" if args.runner == "beam" else "the LocalDagRunner"
+               if workers == 1 else f"LocalDagRunner in {workers} processes, one part each at "
+               f"a time ({'; '.join(', '.join(r.gan for r in g) for g in groups)})")
         console.line(f"running {len(pipeline.components)} components "
-                     f"({', '.join(r.gan for r in config.runs)}) with the "
-                     f"{'BeamDagRunner' if args.runner == 'beam' else 'LocalDagRunner'}")
+                     f"({', '.join(r.gan for r in config.runs)}) with {how}")
         if args.runner == "beam":
             from tfx_pipeline.runners import beam
             beam.run(config, pipeline)
+        elif workers > 1:
+            parallel.run(config, workers)
         else:
             local.run(config, pipeline)
         print_summary(config, console.line)
@@ -286,7 +307,7 @@ def run_demo(args) -> int:
         # Beam in-process: on one machine with the small bundled datasets, starting
         # DirectRunner worker processes costs more than they save (BENCHMARKS.md).
         run = ["run", "--home", args.home, "--data-root", args.data_root, "--gans", *gans,
-               "--beam-mode", args.beam_mode]
+               "--beam-mode", args.beam_mode, "--workers", str(args.workers)]
         if tfxgan(run):
             return 1
         from tfx_pipeline.runners.demo import serve_and_predict

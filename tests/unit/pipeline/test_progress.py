@@ -68,6 +68,35 @@ def test_plain_training_lines_are_throttled_to_quarters():
     assert p.training.step == 100
 
 
+def test_two_trainers_side_by_side_each_get_their_quarters_and_cache_marks():
+    """The parallel runner interleaves two parts' records: each Trainer keeps its own
+    throttle, and a cache hit is marked on the component its record names."""
+    lines, clock = [], Clock()
+    p = P.RunProgress(on_line=lines.append, clock=clock, plain=True)
+    p.feed(record("Component Trainer_dcgan is running.", tfxgan_component="Trainer_dcgan"))
+    p.feed(record("Component Pusher_srrescycgan is running.",
+                  tfxgan_component="Pusher_srrescycgan"))
+    p.feed(record("Component Trainer_srrescycgan is running.",
+                  tfxgan_component="Trainer_srrescycgan"))
+    for step in range(1, 101):
+        clock.t = step * 0.1
+        for gan in ("dcgan", "srrescycgan"):
+            p.feed(record("x", name=P.PROGRESS_LOGGER, tfxgan_event={
+                "kind": "train", "gan": gan, "step": step, "steps": 100, "steps_per_s": 10.0,
+                "losses": {}}))
+    for gan in ("dcgan", "srrescycgan"):
+        assert len([line for line in lines if f"training {gan}:" in line]) == 5, lines
+    assert {c.name for c in p.active} == {"Trainer_dcgan", "Pusher_srrescycgan",
+                                          "Trainer_srrescycgan"}
+    # The cache hit is the Pusher's (its worker says so), not the last-started Trainer's.
+    p.feed(record("A cached execution 9 is used.", tfxgan_component="Pusher_srrescycgan"))
+    p.feed(record("Component Pusher_srrescycgan is finished."))
+    p.feed(record("Component Trainer_dcgan is finished."))
+    assert lines[-2].endswith("cached    Pusher_srrescycgan")
+    assert "done      Trainer_dcgan" in lines[-1]
+    assert p.running.name == "Trainer_srrescycgan" and set(p.trainings) == {"srrescycgan"}
+
+
 def test_emit_reaches_a_listening_handler():
     seen = []
     p = P.RunProgress(on_line=seen.append)

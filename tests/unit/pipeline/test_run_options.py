@@ -48,3 +48,19 @@ def test_s3_roots_get_the_endpoint_and_keys_of_the_environment(monkeypatch):
     assert cfg.beam_pipeline_args == (
         "--s3_region_name=eu-west-1", "--s3_endpoint_url=http://127.0.0.1:9",
         "--s3_access_key_id=k", "--s3_secret_access_key=s", "--beam_plugins=tensorflow_io")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--workers", "0"], "--workers must be >= 1, received 0"),
+    (["--workers", "2", "--runner", "beam"], "--workers > 1 needs the local runner")])
+def test_bad_worker_counts_are_refused_before_anything_runs(argv, match, tmp_path, capsys):
+    from tfx_pipeline.runners.cli import run_pipeline
+    args = build_parser().parse_args(["run", "--gans", "dcgan", "--home", str(tmp_path), *argv])
+    assert run_pipeline(args) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "metadata.sqlite").exists()
+
+
+def test_the_demo_runs_two_workers_and_run_one_by_default():
+    assert build_parser().parse_args(["demo"]).workers == 2
+    assert build_parser().parse_args(["run"]).workers == 1
