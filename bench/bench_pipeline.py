@@ -139,11 +139,10 @@ def main():
             eval_batch = next(iter(ds))
             # Bare fit: the same batches, already in memory, no callbacks.
             batches = [b for _, b in zip(range(8), ds)]
-            mem = tf.data.Dataset.from_tensor_slices(
-                {k: tf.stack([b[k] for b in batches]) for k in shapes}).repeat()
+            stacked = {k: tf.stack([b[k] for b in batches]) for k in shapes}
+            mem = tf.data.Dataset.from_tensor_slices(stacked).repeat()
             # One finite pass for data-dependent state (dcgan's clusters).
-            one_pass = tf.data.Dataset.from_tensor_slices(
-                {k: tf.stack([b[k] for b in batches]) for k in shapes})
+            one_pass = tf.data.Dataset.from_tensor_slices(stacked)
             timings = {}
             for name in ("trainer", "bare"):
                 tf.keras.utils.set_random_seed(0)

@@ -37,7 +37,7 @@ from trainer.events import EVENT_ATTR, PROGRESS_LOGGER, emit  # noqa: F401 - re-
 PLAIN_TRAIN_EVERY_S = 60.0
 FAILURE_LOG_LINES = 25
 
-_RUNNING = re.compile(r"^(?:Component|node) (\S+) is running\.$")
+RUNNING = re.compile(r"^(?:Component|node) (\S+) is running\.$")  # also read by runners/parallel.py
 _FINISHED = re.compile(r"^(?:Component|node) (\S+) is finished\.$")
 _SKIPPED = re.compile(r"^(?:Skipping component|Node) (\S+)(?: is skipped in this partial run)?\.$")
 _CACHED = re.compile(r"^A cached execution \d+ is used\.$")
@@ -149,15 +149,15 @@ class RunProgress:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record is not a progress event
             return
-        if m := _RUNNING.match(message):
+        if m := RUNNING.match(message):
             self._start(m.group(1))
         elif m := _FINISHED.match(message):
             self._finish(m.group(1))
         elif _CACHED.match(message):
             # Under the parallel runner a record carries the component its worker runs.
-            named = self.components.get(getattr(record, COMPONENT_ATTR, None) or "")
-            if (named or self.running) is not None:
-                (named or self.running).cached = True
+            state = self.components.get(getattr(record, COMPONENT_ATTR, None) or "") or self.running
+            if state is not None:
+                state.cached = True
         elif (m := _SKIPPED.match(message)) and record.name != PROGRESS_LOGGER:
             self.on_line(f"  skipped   {m.group(1)} (not part of this partial run)")
 

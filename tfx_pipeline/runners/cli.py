@@ -208,9 +208,13 @@ def run_pipeline(args) -> int:
         from tfx_pipeline.runners import parallel
         groups = parallel.parts(config.runs)
         workers = min(args.workers, len(groups))
-        how = ("the BeamDagRunner" if args.runner == "beam" else "the LocalDagRunner"
-               if workers == 1 else f"LocalDagRunner in {workers} processes, one part each at "
-               f"a time ({'; '.join(', '.join(r.gan for r in g) for g in groups)})")
+        if args.runner == "beam":
+            how = "the BeamDagRunner"
+        elif workers == 1:
+            how = "the LocalDagRunner"
+        else:
+            listed = "; ".join(", ".join(r.gan for r in g) for g in groups)
+            how = f"LocalDagRunner in {workers} processes, one part each at a time ({listed})"
         console.line(f"running {len(pipeline.components)} components "
                      f"({', '.join(r.gan for r in config.runs)}) with {how}")
         if args.runner == "beam":

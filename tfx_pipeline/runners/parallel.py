@@ -28,14 +28,11 @@ import dataclasses
 import logging
 import logging.handlers
 import multiprocessing
-import re
 import sys
 import traceback
 
 from tfx_pipeline.configs import GanRun, PipelineConfig
-from tfx_pipeline.progress import COMPONENT_ATTR
-
-_RUNNING = re.compile(r"^Component (\S+) is running\.$")
+from tfx_pipeline.progress import COMPONENT_ATTR, RUNNING
 
 
 class PartFailed(RuntimeError):
@@ -68,7 +65,7 @@ class _Tag(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            if m := _RUNNING.match(record.getMessage()):
+            if m := RUNNING.match(record.getMessage()):
                 self.component = m.group(1)
         except Exception:  # noqa: BLE001 - a malformed record is not a component start
             pass

@@ -2,6 +2,7 @@
 pipeline with two workers and checks that one process trains the same weights.)"""
 from support.pipeline_run import node_states, tfxgan
 
+
 def test_a_failed_part_names_its_component_and_the_other_part_finishes(tmp_path):
     data = tmp_path / "data"
     tfxgan("demo-data", "sr", "inpainting", "-o", str(data), "--count", "12", "--no-progress")
