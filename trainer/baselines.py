@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from trainer import metrics as M
+
 # The non-local-means grid searched on train pairs: h = multiplier x estimated sigma.
 NLM_H_MULTIPLIERS = (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
 NLM_PATCH_SIZES = (5, 7)
@@ -133,7 +135,8 @@ def tune_nlm(inputs, targets) -> tuple[NlmParams, dict]:
                                            NLM_PATCH_DISTANCES):
         params = NlmParams(h, size, dist)
         mse = np.mean((nlm_denoise(x, params) - y) ** 2, axis=(1, 2, 3))          # [N]
-        score = float(np.mean(np.minimum(10.0 * np.log10(4.0 / np.maximum(mse, 1e-30)), 100.0)))
+        score = float(np.mean(np.minimum(10.0 * np.log10(4.0 / np.maximum(mse, 1e-30)),
+                                          M.PSNR_CAP_DB)))
         grid.append({**dataclasses.asdict(params), "train_psnr": score})
     best = max(grid, key=lambda g: g["train_psnr"])
     params = NlmParams(best["h_multiplier"], best["patch_size"], best["patch_distance"])

@@ -44,7 +44,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from trainer import kinds
-PSNR_CAP_DB = 100.0   # per-image PSNR of a perfect reconstruction (inf) counts as this
+from trainer.metrics import PSNR_CAP_DB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,11 +214,14 @@ def _capped(values) -> np.ndarray:
 
 
 def strongest(baselines: Mapping[str, Mapping[str, float]], metric: str, higher: bool = True) -> str:
-    """The name of the baseline with the best mean ``metric`` (ties: the first)."""
+    """The name of the baseline with the best mean ``metric`` (ties: the first).
+
+    NaN means are passed over; an infinite one is a real extreme (a baseline exact
+    on some image, if a caller did not cap its PSNR) and ranks as such."""
     if not baselines:
         raise ValueError("no baselines given: at least one is needed to decide")
     scored = [(name, _value(m, metric, f"baseline {name!r}")) for name, m in baselines.items()]
-    finite = [(n, v) for n, v in scored if math.isfinite(v)] or scored
+    finite = [(n, v) for n, v in scored if not math.isnan(v)] or scored
     best = max if higher else min
     return best(finite, key=lambda nv: nv[1])[0]
 

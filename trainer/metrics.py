@@ -6,7 +6,9 @@ the generators' range) unless a function says otherwise.
 Paired metrics (TensorFlow's ``tf.image`` implementations, averaged over the
 batch):
 
-* :func:`psnr` - ``10 log10(range^2 / MSE)`` per image, range 2.
+* :func:`psnr` - ``10 log10(range^2 / MSE)`` per image, range 2; an exact
+  reconstruction (MSE 0) scores ``PSNR_CAP_DB`` rather than infinity, so
+  means over images stay finite and comparable.
 * :func:`ssim` - Wang et al. 2004, 11x11 Gaussian window (sigma 1.5),
   K1 0.01, K2 0.03, "valid" window positions, on images mapped to [0, 1]
   (SSIM's luminance term is not offset-invariant; [0, 1] is the convention).
@@ -32,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_VAL = 2.0                  # the value range of [-1, 1] images
+PSNR_CAP_DB = 100.0            # the PSNR of an exact reconstruction (MSE 0; else infinite)
 SSIM_FILTER_SIZE = 11
 MS_SSIM_POWER_FACTORS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
 
@@ -47,10 +50,10 @@ def _pair(a, b):
 
 
 def psnr(images, reference, max_val: float = MAX_VAL) -> np.ndarray:
-    """PSNR in dB per image [N] (tf.image.psnr)."""
+    """PSNR in dB per image [N] (tf.image.psnr), at most ``PSNR_CAP_DB``."""
     import tensorflow as tf
     a, b = _pair(images, reference)
-    return tf.image.psnr(a, b, max_val=max_val).numpy()
+    return np.minimum(tf.image.psnr(a, b, max_val=max_val).numpy(), PSNR_CAP_DB)
 
 
 def to_unit(x):
@@ -112,10 +115,11 @@ def masked_mse(images, reference, mask) -> np.ndarray:
 
 
 def masked_psnr(images, reference, mask, max_val: float = MAX_VAL) -> np.ndarray:
-    """PSNR in dB per image [N] over the pixels where ``mask`` is 1."""
+    """PSNR in dB per image [N] over the pixels where ``mask`` is 1, at most
+    ``PSNR_CAP_DB`` (NaN where the mask is empty)."""
     mse = masked_mse(images, reference, mask)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 10.0 * np.log10(max_val ** 2 / mse)
+        return np.minimum(10.0 * np.log10(max_val ** 2 / mse), PSNR_CAP_DB)
 
 
 def masked_l1(images, reference, mask) -> np.ndarray:

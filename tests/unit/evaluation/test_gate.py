@@ -90,6 +90,26 @@ def test_a_generator_equal_to_biharmonic_fill_is_refused():
     assert metrics["candidate"]["hole_psnr"] > metrics["baselines"]["mean_fill"]["hole_psnr"] + 3
 
 
+def test_a_fill_exact_on_some_images_stays_the_strongest_baseline():
+    # Holes in a flat region (a black sky) are filled exactly by the biharmonic fill.
+    # Its mean hole PSNR must stay finite and rank first, so that a generator a little
+    # worse than it is compared with it - not with the weaker mean fill.
+    target = np.repeat(smooth_images(16, seed=12), 3, axis=-1)            # [16, 32, 32, 3]
+    target[:4] = -1.0
+    masks = np.ones((16, 32, 32, 1), np.float32)
+    masks[:, 10:18, 8:20] = 0.0
+    holes = 1.0 - masks
+    images = {"biharmonic_fill": B.biharmonic_fill(target, masks),
+              "mean_fill": B.mean_fill(target, masks)}
+    candidate = images["biharmonic_fill"] + 0.02 * holes                  # slightly off
+    metrics, decision, _ = E.gate_images("inpainting", candidate, target, images, CFG,
+                                         holes=holes)
+    exact = metrics["baselines"]["biharmonic_fill"]["hole_psnr"]
+    assert np.isfinite(exact) and exact > metrics["candidate"]["hole_psnr"]
+    assert decision.gain.baseline == "biharmonic_fill" and not decision.blessed
+    assert decision.gain.mean < 0
+
+
 def test_a_generator_equal_to_bicubic_is_refused_and_lanczos_is_a_baseline():
     target = smooth_images(16, side=64, seed=11)
     small = target[:, ::4, ::4]                                           # [16, 16, 16, 1]

@@ -94,6 +94,17 @@ def test_masked_psnr_and_l1_count_only_the_mask():
     np.testing.assert_allclose(M.masked_l1(c, b, mask), M.masked_l1(a, b, mask))
 
 
+def test_an_exact_reconstruction_scores_the_cap_not_infinity():
+    a, b = random_images((3, 16, 16, 1), seed=4)
+    b[1] = a[1]                                    # image 1 reproduced exactly
+    mask = np.ones_like(a)
+    for scores in (M.psnr(a, b), M.masked_psnr(a, b, mask)):
+        assert scores[1] == M.PSNR_CAP_DB and np.isfinite(scores).all()
+        assert scores[0] < 30.0 and scores[2] < 30.0
+    # An empty mask still has no PSNR at all.
+    assert np.isnan(M.masked_psnr(a, b, np.zeros_like(a))).all()
+
+
 def test_hu_errors_in_hounsfield_units_inside_the_window():
     window = (0.0, 2000.0)                     # [-1, 1] <-> [-1000, 1000] HU
     target = np.full((1, 8, 8, 1), 0.1, np.float32)
