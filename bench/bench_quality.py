@@ -74,7 +74,7 @@ def parse_per_gan(items: list[str], cast) -> dict[str, object]:
 class Task:
     """One GAN's data, Transform graph and records, prepared once for all its runs."""
 
-    def __init__(self, run, work: str):
+    def __init__(self, run, work: str, count: int | None = None):
         import tensorflow_transform as tft
 
         from tfx_pipeline.ingest.demo_data import DemoOptions, items_for
@@ -84,7 +84,7 @@ class Task:
         from trainer import features as F
         self.run, self.spec = run, run.spec
         root = os.path.join(work, run.gan)
-        examples = write_examples(items_for(self.spec.dataset, DemoOptions()), root)
+        examples = write_examples(items_for(self.spec.dataset, DemoOptions(count=count)), root)
         shapes = {r: list(s) for r, s in
                   self.spec.load().input_shapes(self.spec.hparams(run.hparams)).items()}
         graph = write_transform_graph(examples, shapes, run.bit_depth,
@@ -221,6 +221,8 @@ def main(argv=None):
                     help="train steps (default: the preset's quick_train_steps)")
     ap.add_argument("--ema", nargs="*", default=[], metavar="GAN=DECAY",
                     help="generator weight averaging decay (0 = off; default: the quick preset's)")
+    ap.add_argument("--count", type=int,
+                    help="records of each GAN's demo dataset (default: tfxgan demo-data's)")
     ap.add_argument("--work", help="folder for data, graphs and models (default: a temporary one)")
     ap.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=[DEFAULT_STRATEGY, MIRRORED],
                     help="tf.distribute strategy to train under (the Trainer's default is "
@@ -240,7 +242,7 @@ def main(argv=None):
         steps = steps_by.get(run.gan, run.train_steps)
         ema = ema_by.get(run.gan, run.ema_decay)
         t0 = time.monotonic()
-        task = Task(run, work)
+        task = Task(run, work, args.count)
         print(f"{run.gan}: data and Transform graph in {time.monotonic() - t0:.0f} s; "
               f"{len(task.train_records)} train / {len(task.eval_records)} eval records; "
               f"{steps} steps, EMA {ema or 'off'}, extra overrides {extra.get(run.gan, {})}",

@@ -209,7 +209,8 @@ class PConvInpainting(GanModel):
 # (with EMA), 25.6 from the harmonic fill (800 steps), 26.72 from the biharmonic fill
 # (100 CG steps, 800 steps, 474 s) and 26.89 from 30 CG steps (500 steps, 140-215 s;
 # 142 s since the step runs the generator once); the biharmonic fill itself
-# (scikit-image): 26.69.
+# (scikit-image): 26.69. But the 30-step fill alone, no network, scores 26.906: the
+# trained U-Net adds nothing yet (bench/bench_inpainting_prior.py; docs/EVALUATION.md).
 PRESETS = Presets(
     quick=dict(image_size=64, channels=3, base_filters=16, batch_size=8, g_learning_rate=1e-3,
                d_learning_rate=1e-3, lambda_hole=13.0, perceptual_weights="none",

@@ -1,0 +1,35 @@
+"""bench/bench_inpainting_prior.py, the command docs/EVALUATION.md gives for what the
+inpainting generator adds to its prior: the classical fills on the eval split, scored
+with the evaluator's masks, metric and bootstrap interval."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+pytestmark = pytest.mark.tfx
+
+
+def test_the_tensorflow_fill_converges_to_scikit_images(tmp_path):
+    out = tmp_path / "prior.json"
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "bench_inpainting_prior.py"),
+         "--count", "48", "--iterations", "1", "300", "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(out.read_text())
+    rows = {r["fill"]: r for r in result["rows"]}
+    assert result["images"] > 2 and result["prior_iterations"] == 30   # the quick preset's
+    assert list(rows) == ["scikit-image inpaint_biharmonic", "TF biharmonic fill, 1 CG steps",
+                          "TF biharmonic fill, 30 CG steps", "TF biharmonic fill, 300 CG steps"]
+    reference = rows["scikit-image inpaint_biharmonic"]
+    assert reference["gain"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    one, converged = rows["TF biharmonic fill, 1 CG steps"], rows["TF biharmonic fill, 300 CG steps"]
+    # Converged, the TensorFlow solve is scikit-image's fill up to the image border.
+    assert abs(converged["gain"]["mean"]) < 0.3, converged
+    assert one["hole_psnr"] < converged["hole_psnr"]
+    assert rows["TF biharmonic fill, 30 CG steps"]["gain_over_prior"]["mean"] == 0.0
+    assert "| TF biharmonic fill, 300 CG steps |" in proc.stdout
