@@ -131,7 +131,7 @@ def _mean(values) -> float:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return math.inf if np.isposinf(values).any() else math.nan
-    if np.isposinf(values).any():   # a perfect reconstruction (PSNR = inf) somewhere
+    if np.isposinf(values).any():   # an uncapped metric's +inf (the PSNRs are capped)
         return math.inf
     return float(finite.mean())
 

@@ -6,9 +6,10 @@ the generators' range) unless a function says otherwise.
 Paired metrics (TensorFlow's ``tf.image`` implementations, averaged over the
 batch):
 
-* :func:`psnr` - ``10 log10(range^2 / MSE)`` per image, range 2; an exact
-  reconstruction (MSE 0) scores ``PSNR_CAP_DB`` rather than infinity, so
-  means over images stay finite and comparable.
+* :func:`psnr` - ``10 log10(range^2 / MSE)`` per image, range 2, at most
+  ``PSNR_CAP_DB`` (58.9 dB, the PSNR of 8-bit rounding noise): an exact
+  reconstruction scores that rather than infinity, so means over images stay
+  finite and comparable.
 * :func:`ssim` - Wang et al. 2004, 11x11 Gaussian window (sigma 1.5),
   K1 0.01, K2 0.03, "valid" window positions, on images mapped to [0, 1]
   (SSIM's luminance term is not offset-invariant; [0, 1] is the convention).
@@ -31,10 +32,16 @@ Distribution metrics (NumPy/SciPy, on feature matrices ``[N, D]``):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MAX_VAL = 2.0                  # the value range of [-1, 1] images
-PSNR_CAP_DB = 100.0            # the PSNR of an exact reconstruction (MSE 0; else infinite)
+# The PSNR of 8-bit rounding noise: an error uniform within half a grey level has
+# MSE step^2 / 12 (step = range / 255), so PSNR = 10 log10(12 * 255^2) = 58.9 dB. Closer
+# reconstructions, exact ones (MSE 0, else infinite) included, score this: differences
+# finer than 8-bit storage are not counted, and means over images stay finite.
+PSNR_CAP_DB = 10.0 * math.log10(12.0 * 255.0 ** 2)
 SSIM_FILTER_SIZE = 11
 MS_SSIM_POWER_FACTORS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
 
@@ -146,7 +153,7 @@ def hu_errors(images, reference, ct_window) -> dict[str, float]:
     mae = masked_l1(images, reference, inside) * scale
     rmse = np.sqrt(masked_mse(images, reference, inside)) * scale
     with np.errstate(divide="ignore", invalid="ignore"):
-        psnr_hu = 20.0 * np.log10(width / rmse)
+        psnr_hu = np.minimum(20.0 * np.log10(width / rmse), PSNR_CAP_DB)
     return {"mae_hu": float(np.nanmean(mae)), "rmse_hu": float(np.nanmean(rmse)),
             "psnr_hu_window": float(np.nanmean(psnr_hu)),
             "window_fraction": float(inside.mean())}

@@ -99,8 +99,14 @@ def test_an_exact_reconstruction_scores_the_cap_not_infinity():
     b[1] = a[1]                                    # image 1 reproduced exactly
     mask = np.ones_like(a)
     for scores in (M.psnr(a, b), M.masked_psnr(a, b, mask)):
-        assert scores[1] == M.PSNR_CAP_DB and np.isfinite(scores).all()
+        assert scores[1] == pytest.approx(M.PSNR_CAP_DB) and np.isfinite(scores).all()
         assert scores[0] < 30.0 and scores[2] < 30.0
+    # Below 8-bit rounding noise a difference is not counted: a quarter grey level off
+    # ties with exact; a whole grey level (2 / 255 on [-1, 1]) does not.
+    level = 2.0 / 255.0
+    assert M.psnr(a + 0.25 * level, a)[0] == pytest.approx(M.PSNR_CAP_DB)
+    assert M.psnr(a + level, a)[0] == pytest.approx(10 * np.log10(4.0 / level ** 2), rel=1e-5)
+    assert M.PSNR_CAP_DB == pytest.approx(58.92, abs=0.01)
     # An empty mask still has no PSNR at all.
     assert np.isnan(M.masked_psnr(a, b, np.zeros_like(a))).all()
 
