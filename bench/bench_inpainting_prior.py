@@ -13,10 +13,13 @@ inpainting eval split as the pipeline's evaluator sees it (the records and
 Transform graph of ``bench/bench_quality.py``, the evaluation masks of the
 quick preset): scikit-image's ``inpaint_biharmonic`` (the gate's baseline),
 the TensorFlow fill after each of ``--iterations`` steps with no network
-at all, and, with ``--generator``, an exported generator. Each row gives the
-mean hole PSNR and the per-image gain over scikit-image's fill with the
-gate's bootstrap interval (``trainer.blessing.paired_gain``); the generator's
-row also gives its gain over the preset's own prior, i.e. what training adds.
+at all (clipped to [-1, 1], as the generator's output layer does), and, with
+``--generator``, an exported generator. Each row gives the mean hole PSNR,
+the per-image gain over scikit-image's fill with the gate's bootstrap
+interval (``trainer.blessing.paired_gain``) and the mean gain over the
+preset's own prior: for the generator, what training adds. Give ``--count``
+as the generator's ``bench_quality.py`` run did (both default to
+``tfxgan demo-data``'s), or its eval split is not the one scored here.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import ExitStack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,7 +64,9 @@ def main(argv=None):
 
     run = preset_runs(QUICK, "/unused", gans=[GAN])[0]
     hp = run.spec.hparams(run.hparams)
-    task = Task(run, tempfile.mkdtemp(prefix="bench_prior_"), args.count)
+    work = ExitStack()
+    task = Task(run, work.enter_context(tempfile.TemporaryDirectory(prefix="bench_prior_")),
+                args.count)
     target = E.transform_records(task.tft_output, task.eval_records)[F.transformed_key(F.IMAGE)]
     masks = fixed_masks(len(target), target.shape[1], seed=run.evaluation.seed,
                         mask_type=hp.mask_type, max_masks=hp.max_masks,
@@ -93,10 +99,11 @@ def main(argv=None):
         g, p = row["gain"], row["gain_over_prior"]
         print(f"| {name} | {row['hole_psnr']:.3f} | {g['mean']:+.2f} [{g['low']:+.2f}, "
               f"{g['high']:+.2f}] | {p['mean']:+.3f} |")
+    work.close()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"images": len(target), "prior_iterations": hp.prior_iterations,
-                       "rows": rows}, f, indent=1)
+            json.dump({"images": len(target), "count": args.count,
+                       "prior_iterations": hp.prior_iterations, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ def test_the_tensorflow_fill_converges_to_scikit_images(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(out.read_text())
     rows = {r["fill"]: r for r in result["rows"]}
-    assert result["images"] > 2 and result["prior_iterations"] == 30   # the quick preset's
+    assert result["images"] > 2 and result["count"] == 48
+    assert result["prior_iterations"] == 30                           # the quick preset's
     assert list(rows) == ["scikit-image inpaint_biharmonic", "TF biharmonic fill, 1 CG steps",
                           "TF biharmonic fill, 30 CG steps", "TF biharmonic fill, 300 CG steps"]
     reference = rows["scikit-image inpaint_biharmonic"]
     assert reference["gain"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
-    one, converged = rows["TF biharmonic fill, 1 CG steps"], rows["TF biharmonic fill, 300 CG steps"]
+    one = rows["TF biharmonic fill, 1 CG steps"]
+    converged = rows["TF biharmonic fill, 300 CG steps"]
     # Converged, the TensorFlow solve is scikit-image's fill up to the image border.
     assert abs(converged["gain"]["mean"]) < 0.3, converged
     assert one["hole_psnr"] < converged["hole_psnr"]
