@@ -10,16 +10,17 @@ pconv_inpainting's quick preset predicts a correction of the biharmonic fill
 that ``trainer.layers.BiharmonicFill`` solves inside the generator
 (``prior_iterations`` conjugate-gradient steps). This scores, on the
 inpainting eval split as the pipeline's evaluator sees it (the records and
-Transform graph of ``bench/bench_quality.py``, the evaluation masks of the
-quick preset): scikit-image's ``inpaint_biharmonic`` (the gate's baseline),
-the TensorFlow fill after each of ``--iterations`` steps with no network
-at all (clipped to [-1, 1], as the generator's output layer does), and, with
-``--generator``, an exported generator. Each row gives the mean hole PSNR,
-the per-image gain over scikit-image's fill with the gate's bootstrap
-interval (``trainer.blessing.paired_gain``) and the mean gain over the
-preset's own prior: for the generator, what training adds. Give ``--count``
-as the generator's ``bench_quality.py`` run did (both default to
-``tfxgan demo-data``'s), or its eval split is not the one scored here.
+Transform graph of ``bench/bench_quality.py``, the first ``max_examples`` eval
+records, the evaluation masks of the quick preset): scikit-image's
+``inpaint_biharmonic`` (the gate's baseline), the TensorFlow fill after each
+of ``--iterations`` steps with no network at all (clipped to [-1, 1], as the
+generator's output layer does), and, with ``--generator``, an exported
+generator. Each row gives the mean hole PSNR, the per-image gain over
+scikit-image's fill with the gate's bootstrap interval
+(``trainer.blessing.paired_gain``) and the mean gain over the preset's own
+prior: for the generator, what training adds. Give ``--count`` as the
+generator's ``bench_quality.py`` run did (both default to ``tfxgan
+demo-data``'s), or its eval split is not the one scored here.
 """
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def main(argv=None):
     work = ExitStack()
     task = Task(run, work.enter_context(tempfile.TemporaryDirectory(prefix="bench_prior_")),
                 args.count)
-    target = E.transform_records(task.tft_output, task.eval_records)[F.transformed_key(F.IMAGE)]
+    records = list(task.eval_records[:run.evaluation.max_examples])   # as the evaluator reads
+    target = E.transform_records(task.tft_output, records)[F.transformed_key(F.IMAGE)]
     masks = fixed_masks(len(target), target.shape[1], seed=run.evaluation.seed,
                         mask_type=hp.mask_type, max_masks=hp.max_masks,
                         max_size_ratio=hp.max_size_ratio,
@@ -85,7 +87,7 @@ def main(argv=None):
     prior = fills[f"TF biharmonic fill, {hp.prior_iterations} CG steps"]
     if args.generator:
         fills[f"generator {args.generator}"] = score(E.generate(args.generator,
-                                                               E.with_masks(task.eval_records,
+                                                               E.with_masks(records,
                                                                             masks)))
     print(f"{len(target)} eval images; the quick preset's prior: {hp.prior_iterations} CG steps")
     print("| fill | hole PSNR dB | gain over scikit-image [95% CI] | gain over the prior |")
