@@ -29,7 +29,6 @@ import json
 import os
 import sys
 import tempfile
-from contextlib import ExitStack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -56,39 +55,32 @@ def main(argv=None):
 
     from bench.bench_quality import Task
     from tfx_pipeline.configs import QUICK, preset_runs
-    from trainer import baselines as B
     from trainer import evaluation as E
-    from trainer import features as F
     from trainer import metrics as M
     from trainer.layers.harmonic_fill import biharmonic_fill
-    from trainer.masks import fixed_masks
 
     run = preset_runs(QUICK, "/unused", gans=[GAN])[0]
     hp = run.spec.hparams(run.hparams)
-    work = ExitStack()
-    task = Task(run, work.enter_context(tempfile.TemporaryDirectory(prefix="bench_prior_")),
-                args.count)
-    records = list(task.eval_records[:run.evaluation.max_examples])   # as the evaluator reads
-    target = E.transform_records(task.tft_output, records)[F.transformed_key(F.IMAGE)]
-    masks = fixed_masks(len(target), target.shape[1], seed=run.evaluation.seed,
-                        mask_type=hp.mask_type, max_masks=hp.max_masks,
-                        max_size_ratio=hp.max_size_ratio,
-                        max_thickness=hp.max_thickness).numpy()          # [N, S, S, 1]
-    holes = 1.0 - masks
+    with tempfile.TemporaryDirectory(prefix="bench_prior_") as work:
+        task = Task(run, work, args.count)
+        records = list(task.eval_records[:run.evaluation.max_examples])   # as the evaluator
+        data = E.transform_records(task.tft_output, records)
+    # The evaluator's own task: its targets, masks, records with masks, scikit-image's fill.
+    gate = E.inpainting_task(run.spec, records, data, run.evaluation, run.hparams)
+    target, holes = gate.target, gate.holes
+    masks = 1.0 - holes                                                      # [N, S, S, 1]
 
     def score(images):
         return M.masked_psnr(masks * target + holes * np.clip(images, -1, 1), target, holes)
 
-    reference = score(B.biharmonic_fill(target, masks))
+    reference = score(gate.candidates["biharmonic_fill"])
     fills = {"scikit-image inpaint_biharmonic": reference}
     for n in sorted(set(args.iterations) | {hp.prior_iterations}):
         fills[f"TF biharmonic fill, {n} CG steps"] = score(
             biharmonic_fill(target * masks, masks, n).numpy())
     prior = fills[f"TF biharmonic fill, {hp.prior_iterations} CG steps"]
     if args.generator:
-        fills[f"generator {args.generator}"] = score(E.generate(args.generator,
-                                                               E.with_masks(records,
-                                                                            masks)))
+        fills[f"generator {args.generator}"] = score(E.generate(args.generator, gate.feed))
     print(f"{len(target)} eval images; the quick preset's prior: {hp.prior_iterations} CG steps")
     print("| fill | hole PSNR dB | gain over scikit-image [95% CI] | gain over the prior |")
     print("|---|---|---|---|")
@@ -101,7 +93,6 @@ def main(argv=None):
         g, p = row["gain"], row["gain_over_prior"]
         print(f"| {name} | {row['hole_psnr']:.3f} | {g['mean']:+.2f} [{g['low']:+.2f}, "
               f"{g['high']:+.2f}] | {p['mean']:+.3f} |")
-    work.close()
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"images": len(target), "count": args.count,

@@ -61,7 +61,6 @@ def main(argv=None):
 
     from bench.bench_quality import Task
     from tfx_pipeline.configs import QUICK, preset_runs
-    from trainer import baselines as B
     from trainer import evaluation as E
     from trainer import features as F
     from trainer import masks as MK
@@ -73,14 +72,13 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="bench_refine_") as work:
         task = Task(run, work, args.count)
         records = list(task.eval_records[:run.evaluation.max_examples])
-        target = E.transform_records(task.tft_output, records)[F.transformed_key(F.IMAGE)]
+        data = E.transform_records(task.tft_output, records)
         train = tf.constant(task.train[F.transformed_key(F.IMAGE)])
-    masks = MK.fixed_masks(len(target), target.shape[1], seed=run.evaluation.seed,
-                           mask_type=hp.mask_type, max_masks=hp.max_masks,
-                           max_size_ratio=hp.max_size_ratio,
-                           max_thickness=hp.max_thickness).numpy()
-    holes = 1.0 - masks
-    reference = M.masked_psnr(B.biharmonic_fill(target, masks), target, holes)
+    # The evaluator's own task: its targets, masks and scikit-image's fill.
+    gate = E.inpainting_task(run.spec, records, data, run.evaluation, run.hparams)
+    target, holes = gate.target, gate.holes
+    masks = 1.0 - holes
+    reference = M.masked_psnr(gate.candidates["biharmonic_fill"], target, holes)
     fill = biharmonic_fill(target * masks, masks, FILL_ITERATIONS).numpy()
     start = M.masked_psnr(np.clip(fill, -1, 1), target, holes)
 
