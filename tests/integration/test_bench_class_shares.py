@@ -1,25 +1,19 @@
 """bench/bench_class_shares.py, the command docs/EVALUATION.md gives, for 8 steps:
 the raw generator's class shares along the run and every kept weight average scored."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.bench import run_bench
+
 # About a minute; the default suite is close to its 30-minute budget on 2 cores.
 pytestmark = [pytest.mark.tfx, pytest.mark.slow]
 
 
 def test_bench_class_shares_scores_the_trajectory_and_the_averages(tmp_path):
     out = tmp_path / "shares.json"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "bench_class_shares.py"), "--gan", "dcgan",
-         "--seeds", "0", "--steps", "8", "--every", "4", "--samples", "64", "--json", str(out)],
-        capture_output=True, text=True, timeout=900,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run_bench("bench_class_shares.py", "--gan", "dcgan", "--seeds", "0", "--steps", "8",
+                     "--every", "4", "--samples", "64", "--json", str(out), timeout=900)
     result = json.loads(out.read_text())
     assert result["gan"] == "dcgan" and result["steps"] == 8
     (row,) = result["rows"]

@@ -2,24 +2,18 @@
 inpainting generator adds to its prior: the classical fills on the eval split, scored
 with the evaluator's masks, metric and bootstrap interval."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.bench import run_bench
+
 pytestmark = pytest.mark.tfx
 
 
 def test_the_tensorflow_fill_converges_to_scikit_images(tmp_path):
     out = tmp_path / "prior.json"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "bench_inpainting_prior.py"),
-         "--count", "48", "--iterations", "1", "300", "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run_bench("bench_inpainting_prior.py",
+                     "--count", "48", "--iterations", "1", "300", "--json", str(out))
     result = json.loads(out.read_text())
     rows = {r["fill"]: r for r in result["rows"]}
     assert result["images"] > 2 and result["count"] == 48

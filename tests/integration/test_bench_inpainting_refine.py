@@ -1,26 +1,19 @@
 """bench/bench_inpainting_refine.py, the control docs/EVALUATION.md cites: a plain
 network refining the converged biharmonic fill, scored with the evaluator's masks."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.bench import run_bench
+
 pytestmark = pytest.mark.tfx
 
 
 @pytest.mark.parametrize("loss", ["mse", "log_mse"])
 def test_the_refiner_starts_as_the_fill_and_trains(tmp_path, loss):
     out = tmp_path / "refine.json"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "bench_inpainting_refine.py"),
-         "--count", "48", "--loss", loss, "--steps", "3", "--every", "2", "--width", "4",
-         "--batch", "4", "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    run_bench("bench_inpainting_refine.py", "--count", "48", "--loss", loss, "--steps", "3",
+              "--every", "2", "--width", "4", "--batch", "4", "--json", str(out))
     result = json.loads(out.read_text())
     assert result["loss"] == loss and result["count"] == 48
     rows = result["rows"]

@@ -2,27 +2,21 @@
 it writes the demo data and a Transform graph, trains, exports and scores every run with
 the evaluator, twins only where the GAN has one."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.bench import run_bench
+
 pytestmark = pytest.mark.tfx
 
 
 def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     out = tmp_path / "q.json"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bench", "bench_quality.py"),
-         "--gans", "pix2pix_wgan_gp", "dcgan", "--seeds", "0", "--variants", "gan", "twin",
-         "--steps", "pix2pix_wgan_gp=2", "dcgan=2", "--strategy", "mirrored",
-         "--work", str(tmp_path / "work"), "--json", str(out)],
-        capture_output=True, text=True, timeout=900,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run_bench("bench_quality.py", "--gans", "pix2pix_wgan_gp", "dcgan", "--seeds", "0",
+                     "--variants", "gan", "twin", "--steps", "pix2pix_wgan_gp=2", "dcgan=2",
+                     "--strategy", "mirrored", "--work", str(tmp_path / "work"),
+                     "--json", str(out), timeout=900)
     rows = json.loads(out.read_text())
     assert [(r["gan"], r["variant"]) for r in rows] == [
         ("pix2pix_wgan_gp", "gan"), ("pix2pix_wgan_gp", "twin"), ("dcgan", "gan")]  # no dcgan twin
