@@ -48,9 +48,9 @@ def unit(decoded, is_ct):
 def load(dataset, roles, is_ct=False):
     splits = {"train": {r: [] for r in (*roles, "label")},
               "eval": {r: [] for r in (*roles, "label")}}
-    for item in DATASETS[dataset](DemoOptions()):
+    for item in DATASETS[dataset](DemoOptions(eval_fraction=EVAL_FRACTION)):
         record = item.load()
-        split = splits[split_of(record.id, EVAL_FRACTION)]
+        split = splits[item.split or split_of(record.id, EVAL_FRACTION)]
         for role in roles:
             split[role].append(unit(record.images[role], is_ct))
         split["label"].append(record.label)

@@ -55,7 +55,8 @@ def _common(p: argparse.ArgumentParser, default_output: str | None = None) -> No
                    + (f" (default: {default_output})" if default_output else ""))
     p.add_argument("--span", type=int, default=0, help="span number (default 0)")
     p.add_argument("--eval-fraction", type=float, default=0.2,
-                   help="share of records in the eval split, by hash of the id (default 0.2)")
+                   help="share of records in the eval split, by hash of the id; demo photographs "
+                        "are split by photograph (default 0.2)")
     p.add_argument("--shards", type=int, default=2, help="TFRecord shards per split (default 2)")
     p.add_argument("--workers", type=int, default=None, help="conversion threads (default: 2)")
     p.add_argument("--strict", action="store_true",
@@ -110,7 +111,8 @@ def run_demo_data(args) -> int:
     from tfx_pipeline.ingest import demo_data
     names = args.datasets or list(demo_data.DATASETS)
     opts = demo_data.DemoOptions(count=args.count, size=args.size, seed=args.seed,
-                                 dose_fraction=args.dose_fraction, scale=args.scale)
+                                 dose_fraction=args.dose_fraction, scale=args.scale,
+                                 eval_fraction=args.eval_fraction)
     root = args.output
     rc = 0
     for name in names:

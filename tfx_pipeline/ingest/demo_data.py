@@ -8,9 +8,11 @@ dataset        made from                                                  roles
 ``ct``         pydicom's ``CT_small.dcm`` (a real CT slice, HU) and        input (low dose),
                scikit-image's Shepp-Logan phantom; augmented crops /       target (normal
                flips / rotations; low dose simulated on the projections    dose)
-``inpainting`` scikit-image's photographs and LFW face crops, as crops     image
-``sr``         crops of scikit-image's photographs (HR) and their          input (LR),
-               bicubic x``scale`` down-sampled versions (LR)               target (HR)
+``inpainting`` crops of scikit-image's and scikit-learn's photographs and  image
+               LFW face crops (train and eval from different photographs
+               and faces)
+``sr``         crops of the same photographs (HR) and their bicubic        input (LR),
+               x``scale`` down-sampled versions (LR)                       target (HR)
 =============  =========================================================  ==================
 
 Every item draws from its own ``numpy`` generator seeded with ``(seed,
@@ -26,7 +28,7 @@ import numpy as np
 
 from trainer import features as F
 from tfx_pipeline.ingest.decode import Decoded
-from tfx_pipeline.ingest.records import Record
+from tfx_pipeline.ingest.records import Record, split_of
 from tfx_pipeline.ingest.writer import Item
 
 # Water's linear attenuation at ~70 keV, per mm: HU = 1000 (mu - mu_w) / mu_w.
@@ -42,6 +44,7 @@ class DemoOptions:
     dose_fraction: float = 0.25    # ct: low-dose photons / full-dose photons
     photons: float = 2.0e4         # ct: full-dose photons per detector ray (I0)
     scale: int = 4                 # sr: HR side / LR side
+    eval_fraction: float = 0.2     # inpainting, sr: share of records cropped from eval photos
 
 
 DEFAULTS = {  # dataset -> (count, size): small enough for a quick run on 2 CPU cores
@@ -171,10 +174,31 @@ def ct_items(opts: DemoOptions) -> list[Item]:
 
 
 # ------------------------------------------------------------ photographs
-def photo_sources() -> list[tuple[str, np.ndarray]]:
+# Crops of one photograph look alike, so a photograph is either trained on or
+# evaluated on, never both: the eval split measures photographs the generator
+# has not seen. Records are assigned to a split by a hash of their index (the
+# share is ``eval_fraction``), then cropped from that split's photographs.
+TRAIN_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
+EVAL_PHOTOS = ("china", "flower", "camera", "coins")
+FACES = 100           # lfw_subset's first 100 images are faces (the rest background patches)
+EVAL_FACES = 20       # faces[-20:] are evaluated on, the others trained on
+
+
+def photo_sources(split: str = "train") -> list[tuple[str, np.ndarray]]:
+    """(name, RGB uint8 photograph) for ``split``: scikit-image's and scikit-learn's photos."""
     import skimage.data as sd
-    names = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field")
-    return [(name, getattr(sd, name)()) for name in names]
+    from sklearn.datasets import load_sample_images
+
+    def load(name):
+        if name in ("china", "flower"):
+            images = load_sample_images()
+            return images.images[[n.endswith(f"{name}.jpg") for n in
+                                  images.filenames].index(True)]
+        photo = getattr(sd, name)()
+        return np.repeat(photo[:, :, None], 3, axis=-1) if photo.ndim == 2 else photo[:, :, :3]
+    if split not in F.SPLITS:
+        raise ValueError(f"split must be one of {F.SPLITS}, received {split!r}")
+    return [(name, load(name)) for name in (TRAIN_PHOTOS if split == "train" else EVAL_PHOTOS)]
 
 
 def random_photo_crop(photo: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
@@ -188,30 +212,38 @@ def random_photo_crop(photo: np.ndarray, side: int, rng: np.random.Generator) ->
     return _resize(np.ascontiguousarray(crop), (side, side))
 
 
+def _split(dataset: str, n: int, opts: DemoOptions) -> str:
+    return split_of(f"{dataset}/{n:04d}", opts.eval_fraction)
+
+
 def inpainting_items(opts: DemoOptions) -> list[Item]:
     from skimage.data import lfw_subset
     count, size = opts.count or DEFAULTS["inpainting"][0], opts.size or DEFAULTS["inpainting"][1]
-    photos = photo_sources()
-    faces = lfw_subset()  # [200, 25, 25] float in [0, 1], grayscale
+    photos = {s: photo_sources(s) for s in F.SPLITS}
+    faces = lfw_subset()[:FACES]  # [100, 25, 25] float in [0, 1], grayscale
+    face_pool = {"train": faces[:-EVAL_FACES], "eval": faces[-EVAL_FACES:]}
 
     def make(n):
+        split = _split("inpainting", n, opts)
         if n % 4 == 3:  # every fourth record is a face
-            k = (n // 4) % len(faces)
+            pool = face_pool[split]
+            k = (n // 4) % len(pool)
             rid = f"inpainting/lfw/{n:04d}"
 
             def load():
-                face = faces[k][:, :, None].astype(np.float32) * 255.0     # [25, 25, 1]
+                face = pool[k][:, :, None].astype(np.float32) * 255.0      # [25, 25, 1]
                 rgb = np.repeat(_resize(face, (size, size)), 3, axis=-1)   # [S, S, 3]
                 return Record(rid, {F.IMAGE: Decoded(_to_uint8(rgb), modality="photo")})
         else:
-            name, photo = photos[n % len(photos)]
+            m = n - (n + 1) // 4  # the record's place among the photograph records
+            name, photo = photos[split][m % len(photos[split])]
             rid = f"inpainting/{name}/{n:04d}"
 
             def load():
                 rng = np.random.default_rng([opts.seed, n])
                 crop = random_photo_crop(photo, size, rng)
                 return Record(rid, {F.IMAGE: Decoded(_to_uint8(crop), modality="photo")})
-        return Item(rid, load)
+        return Item(rid, load, split=split)
     return [make(n) for n in range(count)]
 
 
@@ -220,10 +252,11 @@ def sr_items(opts: DemoOptions) -> list[Item]:
     count, size = opts.count or DEFAULTS["sr"][0], opts.size or DEFAULTS["sr"][1]
     if size % opts.scale:
         raise ValueError(f"sr size {size} must be a multiple of scale {opts.scale}")
-    photos = photo_sources()
+    photos = {s: photo_sources(s) for s in F.SPLITS}
 
     def make(n):
-        name, photo = photos[n % len(photos)]
+        split = _split("sr", n, opts)
+        name, photo = photos[split][n % len(photos[split])]
         rid = f"sr/{name}/{n:04d}"
 
         def load():
@@ -232,7 +265,7 @@ def sr_items(opts: DemoOptions) -> list[Item]:
             lr = _resize(hr.astype(np.float32), (size // opts.scale,) * 2, "bicubic")
             return Record(rid, {F.INPUT: Decoded(_to_uint8(lr), modality="photo"),
                                 F.TARGET: Decoded(hr, modality="photo")})
-        return Item(rid, load)
+        return Item(rid, load, split=split)
     return [make(n) for n in range(count)]
 
 

@@ -38,9 +38,19 @@ FAILED_REPORT_FILE = "ingest_report.failed.json"
 
 @dataclasses.dataclass(frozen=True)
 class Item:
-    """One unit of input: an id and a thunk that loads it (may raise BadInput)."""
+    """One unit of input: an id and a thunk that loads it (may raise BadInput).
+
+    ``split`` pins the item to a split, for sources that must not straddle
+    train and eval (crops of one photograph); ``None`` splits by a hash of the id.
+    """
     id: str
     load: Callable[[], Record]
+    split: str | None = None
+
+    def __post_init__(self):
+        if self.split is not None and self.split not in F.SPLITS:
+            raise ValueError(f"item {self.id!r}: split must be one of {F.SPLITS} or None, "
+                             f"received {self.split!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +89,14 @@ class NothingValid(ValueError):
                          f"skipped, report: {report_path})")
 
 
-def _convert(item: Item) -> tuple[str, bytes | None, str | None]:
+def _convert(item: Item) -> tuple[Item, bytes | None, str | None]:
     try:
         record = item.load()
-        return item.id, to_example_bytes(record), None
+        return item, to_example_bytes(record), None
     except BadInput as err:
-        return item.id, None, str(err)
+        return item, None, str(err)
     except OSError as err:  # an I/O error on one file must not stop the others
-        return item.id, None, f"cannot read file: {err}"
+        return item, None, f"cannot read file: {err}"
 
 
 def _ordered_parallel(fn, items: Iterable[Item], workers: int) -> Iterator:
@@ -142,7 +152,8 @@ def write_span(items: Iterable[Item], output_dir: str, *, span: int = 0,
                 path = os.path.join(tmp_dir, split, F.SHARD_PATTERN.format(index=k, count=num_shards))
                 writers[split, k] = tf.io.TFRecordWriter(path)
         bar = tqdm(total=total, unit="img", desc=f"ingest {span_name}", disable=not progress)
-        for item_id, data, reason in _ordered_parallel(_convert, items, workers):
+        for item, data, reason in _ordered_parallel(_convert, items, workers):
+            item_id = item.id
             bar.update(1)
             if data is None:
                 skipped.append(Skipped(item_id, reason))
@@ -151,7 +162,7 @@ def write_span(items: Iterable[Item], output_dir: str, *, span: int = 0,
                 skipped.append(Skipped(item_id, "duplicate id (already written)"))
                 continue
             seen.add(item_id)
-            split = split_of(item_id, eval_fraction)
+            split = item.split or split_of(item_id, eval_fraction)
             writers[split, shard_of(item_id, num_shards)].write(data)
             counts[split] += 1
         bar.close()

@@ -232,3 +232,43 @@ def test_example_id_reads_the_id_without_the_pixels_and_names_a_missing_one():
     del ex.features.feature[F.ID]
     with pytest.raises(ValueError, match=f"no '{F.ID}' feature"):
         example_id(ex.SerializeToString())
+
+
+def test_an_item_pinned_to_a_split_lands_there_whatever_its_hash(tmp):
+    from tfx_pipeline.ingest.decode import Decoded
+    from tfx_pipeline.ingest.records import Record
+    from tfx_pipeline.ingest.writer import Item
+
+    def item(i, split):
+        rid = f"pinned/{i}"
+        px = rand_image((4, 4, 1), np.uint8, seed=i)
+        return Item(rid, lambda: Record(rid, {F.IMAGE: Decoded(px, modality="photo")}), split)
+    ids = [f"pinned/{i}" for i in range(40)]
+    hashed = [split_of(i, 0.2) for i in ids]
+    assert "train" in hashed and "eval" in hashed
+    pinned = ["eval" if s == "train" else "train" for s in hashed]  # against the hash
+    write_span([item(i, s) for i, s in enumerate(pinned)], str(tmp / "o"), progress=False)
+    span = read_span(str(tmp / "o" / "Span-0"))
+    assert {r["id"] for r in span["eval"]} == {i for i, s in zip(ids, pinned) if s == "eval"}
+    assert {r["id"] for r in span["train"]} == {i for i, s in zip(ids, pinned) if s == "train"}
+    with pytest.raises(ValueError, match="'pinned/x'.*'test'"):
+        Item("pinned/x", lambda: None, "test")
+
+
+@pytest.mark.parametrize("dataset", ["sr", "inpainting"])
+def test_demo_photographs_are_either_trained_on_or_evaluated_on(dataset):
+    from tfx_pipeline.ingest import demo_data as D
+    assert not set(D.TRAIN_PHOTOS) & set(D.EVAL_PHOTOS)
+    items = D.items_for(dataset, D.DemoOptions(count=400))
+    eval_share = sum(i.split == "eval" for i in items) / len(items)
+    assert 0.15 < eval_share < 0.25                   # the eval fraction, by record
+    for i in items:
+        name = i.id.split("/")[1]
+        if name != "lfw":
+            assert name in (D.EVAL_PHOTOS if i.split == "eval" else D.TRAIN_PHOTOS), i
+    used = {s: {i.id.split("/")[1] for i in items if i.split == s} for s in F.SPLITS}
+    assert set(D.EVAL_PHOTOS) <= used["eval"] and set(D.TRAIN_PHOTOS) <= used["train"]
+    if dataset == "inpainting":                       # no face in both splits
+        faces = {s: {i.load().images[F.IMAGE].pixels.tobytes() for i in items
+                     if i.split == s and "/lfw/" in i.id} for s in F.SPLITS}
+        assert faces["train"] and faces["eval"] and not faces["train"] & faces["eval"]
