@@ -17,11 +17,11 @@ import tensorflow as tf
 from trainer.models.common import check_positive, log2_size
 
 
-def _residual_block(x, filters: int, name: str):
+def _residual_block(x, filters: int, name: str, use_bias: bool = True):
     """x + Conv3(ReLU(Conv3(x))) (EDSR-style, no normalisation)."""
-    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv1")(x)
     y = keras.layers.ReLU(name=f"{name}_act")(y)
-    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, name=f"{name}_conv2")(y)
     return keras.layers.Add(name=f"{name}_add")([x, y])
 
 
@@ -29,7 +29,8 @@ SR_BODIES = ("hr", "lr")
 
 
 def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_filters: int = 64,
-                    num_res_blocks: int = 5, body: str = "hr", name: str = "g_hr") -> keras.Model:
+                    num_res_blocks: int = 5, body: str = "hr", detail_input: bool = False,
+                    name: str = "g_hr") -> keras.Model:
     """G_HR: bicubic up-sampling plus a learned residual.
 
     ``body="hr"`` (the seed; the SRResDNet idea, Umer et al. 2020): upscale first,
@@ -43,6 +44,13 @@ def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_f
 
     Output clip(u + r, -1, 1) [B, S, S, C] with S = s·scale. At initialisation
     r = 0: the output is bicubic up-sampling.
+
+    ``detail_input=True``: the residual branch sees only the image's detail, x
+    minus its 3×3 mean, through convolutions without biases (and ReLU, zero at
+    zero), so r = 0 where the branch sees no detail: a flat region stays bicubic
+    up-sampling whatever its colour, and so does a linear ramp farther from the
+    image's edges than the branch reaches. A plain branch learns colour-dependent offsets there
+    (several grey levels on flat colours its training set lacked).
     """
     check_positive(lr_size=lr_size, channels=channels, scale=scale, base_filters=base_filters,
                    num_res_blocks=num_res_blocks)
@@ -50,17 +58,22 @@ def sr_generator_hr(lr_size: int = 64, channels: int = 1, scale: int = 4, base_f
         raise ValueError(f"sr_generator_hr body must be one of {SR_BODIES}, received {body!r}")
     lr = keras.Input((lr_size, lr_size, channels), name="lr")
     up = keras.layers.UpSampling2D(scale, interpolation="bicubic", name="upscale")(lr)  # [B, S, S, C]
-    x = keras.layers.Conv2D(base_filters, 3, padding="same", name="head")(
-        up if body == "hr" else lr)
+    x = up if body == "hr" else lr
+    bias = not detail_input
+    if detail_input:  # x - its 3x3 mean (SAME pooling averages only the pixels inside)
+        local_mean = keras.layers.AveragePooling2D(3, strides=1, padding="same",
+                                                   name="local_mean")(x)
+        x = keras.layers.Subtract(name="detail")([x, local_mean])
+    x = keras.layers.Conv2D(base_filters, 3, padding="same", use_bias=bias, name="head")(x)
     head = x
     for i in range(num_res_blocks):
-        x = _residual_block(x, base_filters, name=f"res{i}")
+        x = _residual_block(x, base_filters, name=f"res{i}", use_bias=bias)
     x = keras.layers.Add(name="body_skip")([head, x])
     if body == "hr":
         r = keras.layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros",
-                                name="tail")(x)
+                                use_bias=bias, name="tail")(x)
     else:
-        r = keras.layers.Conv2D(channels * scale * scale, 3, padding="same",
+        r = keras.layers.Conv2D(channels * scale * scale, 3, padding="same", use_bias=bias,
                                 kernel_initializer="zeros", name="tail")(x)    # [B, s, s, C·scale²]
         r = DepthToSpace(scale, name="tail_shuffle")(r)                        # [B, S, S, C]
     out = keras.layers.Add(name="refine")([up, r])

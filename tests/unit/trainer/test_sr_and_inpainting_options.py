@@ -18,9 +18,11 @@ def _images(shape, seed=0):
 
 
 @pytest.mark.parametrize("body", ["hr", "lr"])
-def test_g_hr_at_init_is_the_bicubic_baseline(body):
+@pytest.mark.parametrize("detail", [False, True])
+def test_g_hr_at_init_is_the_bicubic_baseline(body, detail):
     lr = _images([3, 8, 8, 3])
-    g = sr_generator_hr(8, 3, 4, base_filters=4, num_res_blocks=1, body=body)
+    g = sr_generator_hr(8, 3, 4, base_filters=4, num_res_blocks=1, body=body,
+                        detail_input=detail)
     np.testing.assert_allclose(g(lr, training=False).numpy(),
                                baselines.bicubic_upsample(lr, (32, 32)), atol=1e-5)
 
@@ -42,6 +44,39 @@ def test_g_hr_lr_body_puts_each_tail_channel_on_its_own_sub_pixel():
     np.testing.assert_allclose(residual, expected, atol=1e-6)
     with pytest.raises(ValueError, match="body must be one of"):
         sr_generator_hr(8, 3, 2, base_filters=4, num_res_blocks=1, body="mid")
+
+
+def _randomise(model, seed=0):
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+
+
+@pytest.mark.parametrize("body", ["hr", "lr"])
+def test_g_hr_detail_input_leaves_flat_and_ramp_images_bicubic_whatever_the_weights(body):
+    """With detail_input, any weights give r = 0 on an image without detail; a plain
+    branch with the same (random) weights adds a colour-dependent offset."""
+    side = 32  # the ramp's centre lies beyond the branch's reach of the image's edges
+    flat = np.ones([3, side, side, 3], "float32") * np.array([-0.8, 0.1, 0.6], "float32")
+    ramp = np.broadcast_to(np.linspace(-0.5, 0.5, side, dtype="float32")[None, None, :, None],
+                           [1, side, side, 3]).copy()
+    for detail, expect_bicubic in ((True, True), (False, False)):
+        g = sr_generator_hr(side, 3, 4, base_filters=4, num_res_blocks=2, body=body,
+                            detail_input=detail)
+        _randomise(g)
+        out = g(flat, training=False).numpy()
+        bicubic = baselines.bicubic_upsample(flat, (4 * side, 4 * side))
+        assert np.allclose(out, bicubic, atol=1e-5) == expect_bicubic
+        if detail:
+            # a linear ramp equals its 3x3 mean: bicubic away from the edges
+            out = g(ramp, training=False).numpy()
+            up = baselines.bicubic_upsample(ramp, (4 * side, 4 * side))
+            centre = slice(4 * 12, 4 * 20)
+            np.testing.assert_allclose(out[:, centre, centre], up[:, centre, centre], atol=1e-4)
+            textured = _images([1, side, side, 3])           # and it does change detail
+            assert not np.allclose(g(textured, training=False).numpy(),
+                                   baselines.bicubic_upsample(textured, (4 * side, 4 * side)),
+                                   atol=1e-3)
+            assert all(not getattr(layer, "use_bias", False) for layer in g.layers)
 
 
 def test_g_lr_at_init_is_average_pooling():
