@@ -82,3 +82,61 @@ def diff_augment(images: tf.Tensor, policy: tuple[str, ...], seed: tf.Tensor) ->
             centres = tf.cast(tf.floor(u * tf.constant([[h, w]], tf.float32)), tf.int32)
             images = cutout(images, centres, min(h, w) // 2)
     return images
+
+
+# ------------------------------------------------------------------ paired data
+# Augmentation of the training pairs themselves (not DiffAugment): the same random
+# transform on the input and its target, so the pair stays a valid example. EDSR and
+# most SR work train on the eight flips/rotations of each patch.
+PAIR_POLICIES = ("dihedral", "channels")
+_CHANNEL_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+
+
+def parse_pair_policy(policy: str) -> tuple[str, ...]:
+    """``"dihedral,channels"`` -> ("dihedral", "channels"); "" -> (); unknown names raise."""
+    names = tuple(p.strip() for p in policy.split(",") if p.strip())
+    unknown = [n for n in names if n not in PAIR_POLICIES]
+    if unknown:
+        raise ValueError(f"unknown pair augmentation {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(PAIR_POLICIES)} (comma-separated)")
+    return names
+
+
+def dihedral(images: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+    """Square ``images`` [B, S, S, C] each through one of the 8 flips/rotations, ``k`` [B] in
+    0..7: k % 4 quarter turns, then a left-right flip when k >= 4."""
+    variants = [tf.image.rot90(images, q) for q in range(4)]
+    variants += [tf.reverse(v, axis=[2]) for v in variants]
+    stacked = tf.stack(variants, axis=1)                                   # [B, 8, S, S, C]
+    return tf.gather(stacked, k, axis=1, batch_dims=1)
+
+
+def permute_channels(images: tf.Tensor, order: tf.Tensor) -> tf.Tensor:
+    """RGB ``images`` [B, H, W, 3] with their channels in one of the 6 orders, ``order`` [B]."""
+    index = tf.gather(tf.constant(_CHANNEL_ORDERS, tf.int32), order)     # [B, 3]
+    return tf.gather(images, index, axis=3, batch_dims=1)
+
+
+def pair_augment(images: list, policy: tuple[str, ...], seed: tf.Tensor) -> list:
+    """The same per-example transform on every tensor of ``images`` ([B, S, S, C] each, any
+    S): ``dihedral`` flips/rotates (square images), ``channels`` reorders RGB (C = 3; a
+    no-op otherwise). Stateless draws from ``seed`` [2], a replica's rows of the global
+    batch's draw."""
+    if not policy:
+        return list(images)
+    local = tf.shape(images[0])[0]
+    for i, name in enumerate(policy):
+        seed_i = tf.random.experimental.stateless_fold_in(seed, i)
+        if name == "dihedral":
+            for x in images:
+                if x.shape[1] is None or x.shape[1] != x.shape[2]:
+                    raise ValueError(f"dihedral augmentation needs square images of static "
+                                     f"size, received shape {x.shape}")
+            k = distribute.replica_slice(lambda g, s=seed_i: tf.random.stateless_uniform(
+                [g], s, maxval=8, dtype=tf.int32), local)
+            images = [dihedral(x, k) for x in images]
+        elif all(x.shape[-1] == 3 for x in images):   # channels
+            order = distribute.replica_slice(lambda g, s=seed_i: tf.random.stateless_uniform(
+                [g], s, maxval=len(_CHANNEL_ORDERS), dtype=tf.int32), local)
+            images = [permute_channels(x, order) for x in images]
+    return images

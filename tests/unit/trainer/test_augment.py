@@ -55,3 +55,40 @@ def test_translation_covers_every_shift_up_to_an_eighth_of_the_size():
 def test_unknown_policy_names_the_known_ones():
     with pytest.raises(ValueError, match="'flip'.*translation, cutout"):
         augment.parse_policy("translation,flip")
+
+
+def test_pair_augment_transforms_input_and_target_alike():
+    """x4 average pooling commutes with flips, quarter turns and channel orders, so the
+    augmented LR must still be the augmented HR's reduction, image by image."""
+    rng = np.random.default_rng(0)
+    hr = tf.constant(rng.uniform(-1, 1, [64, 16, 16, 3]).astype("float32"))
+    lr = tf.nn.avg_pool2d(hr, 4, 4, "VALID")
+    seed = tf.constant([3, 4])
+    a_lr, a_hr = augment.pair_augment([lr, hr], ("dihedral", "channels"), seed)
+    np.testing.assert_allclose(a_lr.numpy(), tf.nn.avg_pool2d(a_hr, 4, 4, "VALID").numpy(),
+                               atol=1e-6)
+    again = augment.pair_augment([lr, hr], ("dihedral", "channels"), seed)
+    np.testing.assert_array_equal(again[1].numpy(), a_hr.numpy())       # stateless
+    assert augment.pair_augment([lr, hr], (), seed)[1] is hr             # off: untouched
+
+
+def test_dihedral_draws_all_eight_transforms_and_channels_all_six_orders():
+    x = tf.reshape(tf.range(2 * 2 * 3, dtype=tf.float32), [1, 2, 2, 3])
+    batch = tf.repeat(x, 256, axis=0)
+    out = augment.pair_augment([batch], ("dihedral",), tf.constant([0, 1]))[0].numpy()
+    assert len({o.tobytes() for o in out}) == 8
+    expected = {np.rot90(np.flip(x[0].numpy(), 1) if k >= 4 else x[0].numpy(), k % 4,
+                         axes=(0, 1)).tobytes() for k in range(8)}
+    assert {o.tobytes() for o in out} == expected          # exactly the dihedral group
+    out = augment.pair_augment([batch], ("channels",), tf.constant([0, 1]))[0].numpy()
+    assert {tuple(o[0, 0]) for o in out} == {(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0),
+                                             (2, 0, 1), (2, 1, 0)}
+    grey = tf.zeros([4, 2, 2, 1])                         # channels: no-op without RGB
+    assert augment.pair_augment([grey], ("channels",), tf.constant([0, 1]))[0] is grey
+
+
+def test_pair_augment_refuses_unknown_names_and_non_square_dihedral():
+    with pytest.raises(ValueError, match="'flip'.*dihedral, channels"):
+        augment.parse_pair_policy("dihedral,flip")
+    with pytest.raises(ValueError, match="square"):
+        augment.pair_augment([tf.zeros([1, 4, 6, 3])], ("dihedral",), tf.constant([0, 1]))

@@ -392,3 +392,21 @@ def test_dcgan_feature_matching_reports_the_distance_and_moves_the_generator():
     plain = dcgan.build(dcgan.HParams(**dcgan.PRESETS.tiny))
     assert "feature_matching" not in [m.name for m in plain.metrics]
     assert not hasattr(plain, "critic_features_model")
+
+
+def test_sr_pair_augment_trains_and_names_a_bad_policy():
+    from trainer import features as F
+    from trainer.gans import srrescycgan
+    with pytest.raises(ValueError, match="'mirror'"):
+        srrescycgan.HParams(**{**srrescycgan.PRESETS.tiny, "pair_augment": "mirror"})
+    hp = srrescycgan.HParams(**{**srrescycgan.PRESETS.tiny, "channels": 3,
+                                "pair_augment": "dihedral,channels"})
+    model = srrescycgan.build(hp)
+    hr = _images((4, 32, 32, 3))
+    lr = hr.reshape(4, 8, 4, 8, 4, 3).mean(axis=(2, 4))
+    before = [np.array(w) for w in model.g_hr.trainable_weights]
+    history = model.fit(tf.data.Dataset.from_tensors({F.INPUT: lr, F.TARGET: hr}).repeat(),
+                        steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"]).all()
+    assert any(np.abs(a - np.array(b)).max() > 0
+               for a, b in zip(before, model.g_hr.trainable_weights))
