@@ -5,9 +5,10 @@ dataset        made from                                                  roles
 =============  =========================================================  ==================
 ``digits``     scikit-learn ``load_digits`` (1,797 real 8x8 digits),       image (+ label)
                upscaled to 28x28
-``ct``         pydicom's ``CT_small.dcm`` (a real CT slice, HU) and        input (low dose),
+``ct``         real CT slices from pydicom's test data (HU) and            input (low dose),
                scikit-image's Shepp-Logan phantom; augmented crops /       target (normal
-               flips / rotations; low dose simulated on the projections    dose)
+               flips / rotations; low dose simulated on the projections;   dose)
+               eval from a slice never trained on
 ``inpainting`` crops of scikit-image's and scikit-learn's photographs and  image
                LFW face crops (train and eval from different photographs
                and faces)
@@ -66,6 +67,10 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- digits
+def _split(dataset: str, n: int, opts: DemoOptions) -> str:
+    return split_of(f"{dataset}/{n:04d}", opts.eval_fraction)
+
+
 def digits_items(opts: DemoOptions) -> list[Item]:
     from sklearn.datasets import load_digits
     count, size = opts.count or DEFAULTS["digits"][0], opts.size or DEFAULTS["digits"][1]
@@ -86,17 +91,32 @@ def digits_items(opts: DemoOptions) -> list[Item]:
 
 
 # -------------------------------------------------------------------------- ct
-def ct_sources() -> list[tuple[str, np.ndarray, float]]:
-    """(name, HU image, field of view in mm): the real CT slice and the Shepp-Logan phantom."""
+# A CT source is either trained on or evaluated on, never both (as the photographs
+# below): the eval split measures denoising of anatomy the generator has not seen.
+TRAIN_CT = ("ct_small", "shepp_logan", "cq500_head")
+EVAL_CT = ("head_skull_base",)
+_CT_FILES = {"ct_small": "CT_small.dcm", "cq500_head": "693_J2KI.dcm",
+             "head_skull_base": "J2K_pixelrep_mismatch.dcm"}
+
+
+def ct_sources(split: str = "train") -> list[tuple[str, np.ndarray, float]]:
+    """(name, HU image, field of view in mm) for ``split``: real CT slices from pydicom's
+    test data and, for training, the Shepp-Logan phantom. Values below air (the padding
+    outside a scanner's field of view) are set to air, -1000 HU."""
     import pydicom
     from pydicom.data import get_testdata_file
     from skimage.data import shepp_logan_phantom
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    # Phantom intensities 0..1 mapped linearly to -1000 (air) .. +1000 HU (bone).
-    phantom = shepp_logan_phantom() * 2000.0 - 1000.0
-    ct_fov = float(ds.PixelSpacing[1]) * hu.shape[1]   # 0.66 mm x 128 px
-    return [("ct_small", hu, ct_fov), ("shepp_logan", phantom, PHANTOM_FOV_MM)]
+    if split not in F.SPLITS:
+        raise ValueError(f"split must be one of {F.SPLITS}, received {split!r}")
+
+    def load(name):
+        if name == "shepp_logan":  # intensities 0..1 mapped to -1000 (air) .. +1000 HU (bone)
+            return name, shepp_logan_phantom() * 2000.0 - 1000.0, PHANTOM_FOV_MM
+        ds = pydicom.dcmread(get_testdata_file(_CT_FILES[name]))
+        hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(
+            ds.RescaleIntercept)
+        return name, np.maximum(hu, -1000.0), float(ds.PixelSpacing[1]) * hu.shape[1]
+    return [load(name) for name in (TRAIN_CT if split == "train" else EVAL_CT)]
 
 
 def augment(img: np.ndarray, size: int, rng: np.random.Generator,
@@ -156,10 +176,11 @@ def _hu_decoded(hu: np.ndarray) -> Decoded:
 
 def ct_items(opts: DemoOptions) -> list[Item]:
     count, size = opts.count or DEFAULTS["ct"][0], opts.size or DEFAULTS["ct"][1]
-    sources = ct_sources()
+    sources = {s: ct_sources(s) for s in F.SPLITS}
 
     def make(n):
-        name, hu, fov_mm = sources[n % len(sources)]
+        split = _split("ct", n, opts)
+        name, hu, fov_mm = sources[split][n % len(sources[split])]
         rid = f"ct/{name}/{n:04d}"
 
         def load():
@@ -169,7 +190,7 @@ def ct_items(opts: DemoOptions) -> list[Item]:
                                             photons=opts.photons, fov_mm=fov_mm * fraction)
             return Record(rid, {F.INPUT: _hu_decoded(low), F.TARGET: _hu_decoded(normal)},
                           modality="CT")
-        return Item(rid, load)
+        return Item(rid, load, split=split)
     return [make(n) for n in range(count)]
 
 
@@ -210,10 +231,6 @@ def random_photo_crop(photo: np.ndarray, side: int, rng: np.random.Generator) ->
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     return _resize(np.ascontiguousarray(crop), (side, side))
-
-
-def _split(dataset: str, n: int, opts: DemoOptions) -> str:
-    return split_of(f"{dataset}/{n:04d}", opts.eval_fraction)
 
 
 def inpainting_items(opts: DemoOptions) -> list[Item]:

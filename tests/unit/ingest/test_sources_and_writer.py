@@ -255,19 +255,22 @@ def test_an_item_pinned_to_a_split_lands_there_whatever_its_hash(tmp):
         Item("pinned/x", lambda: None, "test")
 
 
-@pytest.mark.parametrize("dataset", ["sr", "inpainting"])
-def test_demo_photographs_are_either_trained_on_or_evaluated_on(dataset):
+@pytest.mark.parametrize("dataset", ["sr", "inpainting", "ct"])
+def test_demo_sources_are_either_trained_on_or_evaluated_on(dataset):
+    """A photograph, face or CT slice lands in one split only (ids name the source)."""
     from tfx_pipeline.ingest import demo_data as D
-    assert not set(D.TRAIN_PHOTOS) & set(D.EVAL_PHOTOS)
+    train, evaluated = ((D.TRAIN_CT, D.EVAL_CT) if dataset == "ct"
+                        else (D.TRAIN_PHOTOS, D.EVAL_PHOTOS))
+    assert not set(train) & set(evaluated)
     items = D.items_for(dataset, D.DemoOptions(count=400))
     eval_share = sum(i.split == "eval" for i in items) / len(items)
     assert 0.15 < eval_share < 0.25                   # the eval fraction, by record
     for i in items:
         name = i.id.split("/")[1]
         if name != "lfw":
-            assert name in (D.EVAL_PHOTOS if i.split == "eval" else D.TRAIN_PHOTOS), i
+            assert name in (evaluated if i.split == "eval" else train), i
     used = {s: {i.id.split("/")[1] for i in items if i.split == s} for s in F.SPLITS}
-    assert set(D.EVAL_PHOTOS) <= used["eval"] and set(D.TRAIN_PHOTOS) <= used["train"]
+    assert set(evaluated) <= used["eval"] and set(train) <= used["train"]
     if dataset == "inpainting":                       # no face in both splits
         faces = {s: {i.load().images[F.IMAGE].pixels.tobytes() for i in items
                      if i.split == s and "/lfw/" in i.id} for s in F.SPLITS}
