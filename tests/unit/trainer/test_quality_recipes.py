@@ -394,6 +394,21 @@ def test_dcgan_feature_matching_reports_the_distance_and_moves_the_generator():
     assert not hasattr(plain, "critic_features_model")
 
 
+def test_pix2pix_pair_augment_trains_and_names_a_bad_policy():
+    from trainer import features as F
+    from trainer.gans import pix2pix_wgan_gp as p2p
+    with pytest.raises(ValueError, match="'mirror'"):
+        p2p.HParams(**{**p2p.PRESETS.tiny, "pair_augment": "mirror"})
+    model = p2p.build(p2p.HParams(**{**p2p.PRESETS.tiny, "pair_augment": "dihedral"}))
+    x = _images((4, 32, 32, 1))
+    before = [np.array(w) for w in model.generator.trainable_weights]
+    history = model.fit(tf.data.Dataset.from_tensors({F.INPUT: x, F.TARGET: x}).repeat(),
+                        steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"]).all()
+    assert any(np.abs(a - np.array(b)).max() > 0
+               for a, b in zip(before, model.generator.trainable_weights))
+
+
 def test_sr_pair_augment_trains_and_names_a_bad_policy():
     from trainer import features as F
     from trainer.gans import srrescycgan
