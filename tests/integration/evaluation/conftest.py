@@ -47,7 +47,9 @@ STANDINS = {
     "zeros": lambda: (lambda x: x * 0.0),
     "copy": lambda: (lambda x: x),
     "blur_wide": lambda: gaussian_blur(1.0),   # beats the input by less than "blur"
-    "blur": lambda: gaussian_blur(0.5),        # the best of these denoisers on this data
+    # beats the input by over 1 dB but not non-local means (on the held-out head slice a
+    # blur of sigma 0.5 or more beats the untuned non-local means)
+    "blur": lambda: gaussian_blur(0.4),
 }
 
 
