@@ -28,14 +28,18 @@ from trainer import distribute
 POLICIES = ("translation", "cutout")
 
 
+def _parse(policy: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in policy.split(",") if p.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(known)} (comma-separated)")
+    return names
+
+
 def parse_policy(policy: str) -> tuple[str, ...]:
     """``"translation,cutout"`` -> ("translation", "cutout"); "" -> (); unknown names raise."""
-    names = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [n for n in names if n not in POLICIES]
-    if unknown:
-        raise ValueError(f"unknown DiffAugment policy {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(POLICIES)} (comma-separated)")
-    return names
+    return _parse(policy, POLICIES, "DiffAugment policy")
 
 
 def translate(images: tf.Tensor, shifts: tf.Tensor) -> tf.Tensor:
@@ -94,12 +98,7 @@ _CHANNEL_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1,
 
 def parse_pair_policy(policy: str) -> tuple[str, ...]:
     """``"dihedral,channels"`` -> ("dihedral", "channels"); "" -> (); unknown names raise."""
-    names = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [n for n in names if n not in PAIR_POLICIES]
-    if unknown:
-        raise ValueError(f"unknown pair augmentation {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(PAIR_POLICIES)} (comma-separated)")
-    return names
+    return _parse(policy, PAIR_POLICIES, "pair augmentation")
 
 
 def dihedral(images: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
