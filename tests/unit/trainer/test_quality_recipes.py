@@ -394,34 +394,30 @@ def test_dcgan_feature_matching_reports_the_distance_and_moves_the_generator():
     assert not hasattr(plain, "critic_features_model")
 
 
-def test_pix2pix_pair_augment_trains_and_names_a_bad_policy():
+def _trains_with_pair_augment(module, extra, lr, hr, generator):
+    """``module``'s tiny GAN refuses an unknown pair augmentation and, with ``extra``,
+    takes two finite steps on (lr, hr) that move ``generator(model)``'s weights."""
     from trainer import features as F
-    from trainer.gans import pix2pix_wgan_gp as p2p
     with pytest.raises(ValueError, match="'mirror'"):
-        p2p.HParams(**{**p2p.PRESETS.tiny, "pair_augment": "mirror"})
-    model = p2p.build(p2p.HParams(**{**p2p.PRESETS.tiny, "pair_augment": "dihedral"}))
-    x = _images((4, 32, 32, 1))
-    before = [np.array(w) for w in model.generator.trainable_weights]
-    history = model.fit(tf.data.Dataset.from_tensors({F.INPUT: x, F.TARGET: x}).repeat(),
-                        steps_per_epoch=2, epochs=1, verbose=0)
-    assert np.isfinite(history.history["g_loss"]).all()
-    assert any(np.abs(a - np.array(b)).max() > 0
-               for a, b in zip(before, model.generator.trainable_weights))
-
-
-def test_sr_pair_augment_trains_and_names_a_bad_policy():
-    from trainer import features as F
-    from trainer.gans import srrescycgan
-    with pytest.raises(ValueError, match="'mirror'"):
-        srrescycgan.HParams(**{**srrescycgan.PRESETS.tiny, "pair_augment": "mirror"})
-    hp = srrescycgan.HParams(**{**srrescycgan.PRESETS.tiny, "channels": 3,
-                                "pair_augment": "dihedral,channels"})
-    model = srrescycgan.build(hp)
-    hr = _images((4, 32, 32, 3))
-    lr = hr.reshape(4, 8, 4, 8, 4, 3).mean(axis=(2, 4))
-    before = [np.array(w) for w in model.g_hr.trainable_weights]
+        module.HParams(**{**module.PRESETS.tiny, "pair_augment": "mirror"})
+    model = module.build(module.HParams(**{**module.PRESETS.tiny, **extra}))
+    before = [np.array(w) for w in generator(model).trainable_weights]
     history = model.fit(tf.data.Dataset.from_tensors({F.INPUT: lr, F.TARGET: hr}).repeat(),
                         steps_per_epoch=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"]).all()
     assert any(np.abs(a - np.array(b)).max() > 0
-               for a, b in zip(before, model.g_hr.trainable_weights))
+               for a, b in zip(before, generator(model).trainable_weights))
+
+
+def test_pix2pix_pair_augment_trains_and_names_a_bad_policy():
+    from trainer.gans import pix2pix_wgan_gp as p2p
+    x = _images((4, 32, 32, 1))
+    _trains_with_pair_augment(p2p, {"pair_augment": "dihedral"}, x, x, lambda m: m.generator)
+
+
+def test_sr_pair_augment_trains_and_names_a_bad_policy():
+    from trainer.gans import srrescycgan
+    hr = _images((4, 32, 32, 3))
+    lr = hr.reshape(4, 8, 4, 8, 4, 3).mean(axis=(2, 4))
+    _trains_with_pair_augment(srrescycgan, {"channels": 3, "pair_augment": "dihedral,channels"},
+                              lr, hr, lambda m: m.g_hr)
