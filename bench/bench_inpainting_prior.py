@@ -38,6 +38,26 @@ import numpy as np  # noqa: E402
 GAN = "pconv_inpainting"
 
 
+def evaluator_task(count: int | None):
+    """The quick preset's inpainting run on ``count`` demo records, scored as the
+    GanEvaluator scores it: (run, hparams, the evaluator's own inpainting task - its
+    targets, masks, masked records and scikit-image's fill - on the first
+    ``max_examples`` eval records, the transformed train images [N, S, S, C])."""
+    from bench.bench_quality import Task
+    from tfx_pipeline.configs import QUICK, preset_runs
+    from trainer import evaluation as E
+    from trainer import features as F
+
+    run = preset_runs(QUICK, "/unused", gans=[GAN])[0]
+    with tempfile.TemporaryDirectory(prefix="bench_inpainting_") as work:
+        task = Task(run, work, count)
+        records = list(task.eval_records[:run.evaluation.max_examples])   # as the evaluator
+        data = E.transform_records(task.tft_output, records)
+        train = task.train[F.transformed_key(F.IMAGE)]
+    gate = E.inpainting_task(run.spec, records, data, run.evaluation, run.hparams)
+    return run, run.spec.hparams(run.hparams), gate, train
+
+
 def gain(per_image, reference, name, config) -> dict:
     from trainer.blessing import paired_gain
     g = paired_gain(per_image, reference, metric="hole_psnr", baseline_name=name, config=config)
@@ -53,20 +73,11 @@ def main(argv=None):
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
 
-    from bench.bench_quality import Task
-    from tfx_pipeline.configs import QUICK, preset_runs
     from trainer import evaluation as E
     from trainer import metrics as M
     from trainer.layers.harmonic_fill import biharmonic_fill
 
-    run = preset_runs(QUICK, "/unused", gans=[GAN])[0]
-    hp = run.spec.hparams(run.hparams)
-    with tempfile.TemporaryDirectory(prefix="bench_prior_") as work:
-        task = Task(run, work, args.count)
-        records = list(task.eval_records[:run.evaluation.max_examples])   # as the evaluator
-        data = E.transform_records(task.tft_output, records)
-    # The evaluator's own task: its targets, masks, records with masks, scikit-image's fill.
-    gate = E.inpainting_task(run.spec, records, data, run.evaluation, run.hparams)
+    run, hp, gate, _ = evaluator_task(args.count)
     target, holes = gate.target, gate.holes
     masks = 1.0 - holes                                                      # [N, S, S, 1]
 

@@ -21,14 +21,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-GAN = "pconv_inpainting"
 DILATIONS = (1, 2, 4, 8, 4, 2, 1)
 FILL_ITERATIONS = 100      # CG steps: the converged fill (trainer.layers.harmonic_fill)
 LOG_FLOOR = 1e-6
@@ -59,23 +57,13 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from bench.bench_quality import Task
-    from tfx_pipeline.configs import QUICK, preset_runs
-    from trainer import evaluation as E
-    from trainer import features as F
+    from bench.bench_inpainting_prior import evaluator_task
     from trainer import masks as MK
     from trainer import metrics as M
     from trainer.layers.harmonic_fill import biharmonic_fill
 
-    run = preset_runs(QUICK, "/unused", gans=[GAN])[0]
-    hp = run.spec.hparams(run.hparams)
-    with tempfile.TemporaryDirectory(prefix="bench_refine_") as work:
-        task = Task(run, work, args.count)
-        records = list(task.eval_records[:run.evaluation.max_examples])
-        data = E.transform_records(task.tft_output, records)
-        train = tf.constant(task.train[F.transformed_key(F.IMAGE)])
-    # The evaluator's own task: its targets, masks and scikit-image's fill.
-    gate = E.inpainting_task(run.spec, records, data, run.evaluation, run.hparams)
+    _, hp, gate, train = evaluator_task(args.count)   # the evaluator's targets, masks, fill
+    train = tf.constant(train)
     target, holes = gate.target, gate.holes
     masks = 1.0 - holes
     reference = M.masked_psnr(gate.candidates["biharmonic_fill"], target, holes)
