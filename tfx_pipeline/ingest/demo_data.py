@@ -23,6 +23,7 @@ licences are listed in README.md ("Bundled datasets").
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable
 
 import numpy as np
@@ -210,16 +211,20 @@ def photo_sources(split: str = "train") -> list[tuple[str, np.ndarray]]:
     import skimage.data as sd
     from sklearn.datasets import load_sample_images
 
-    def load(name):
-        if name in ("china", "flower"):
-            images = load_sample_images()
-            return images.images[[n.endswith(f"{name}.jpg") for n in
-                                  images.filenames].index(True)]
-        photo = getattr(sd, name)()
-        return np.repeat(photo[:, :, None], 3, axis=-1) if photo.ndim == 2 else photo[:, :, :3]
     if split not in F.SPLITS:
         raise ValueError(f"split must be one of {F.SPLITS}, received {split!r}")
-    return [(name, load(name)) for name in (TRAIN_PHOTOS if split == "train" else EVAL_PHOTOS)]
+    names = TRAIN_PHOTOS if split == "train" else EVAL_PHOTOS
+    samples = {}  # scikit-learn's sample photographs, decoded once
+    if {"china", "flower"} & set(names):
+        bundle = load_sample_images()
+        samples = {os.path.basename(f)[:-4]: im for f, im in zip(bundle.filenames, bundle.images)}
+
+    def load(name):
+        if name in samples:
+            return samples[name]
+        photo = getattr(sd, name)()
+        return np.repeat(photo[:, :, None], 3, axis=-1) if photo.ndim == 2 else photo[:, :, :3]
+    return [(name, load(name)) for name in names]
 
 
 def random_photo_crop(photo: np.ndarray, side: int, rng: np.random.Generator) -> np.ndarray:
