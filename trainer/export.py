@@ -14,7 +14,10 @@ Both return ``generated`` float32 [B, H, W, C] in [-1, 1] and ``pixels`` in the
 input's range: uint8, or for CT uint16 stored values (HU + 32768, the
 ingestion storage convention). Images go through the Transform graph
 (``transform_features_layer``), so serving preprocessing is training's.
-Nothing is XLA-compiled (TF Serving's CPU build has no XLA).
+Nothing is XLA-compiled (TF Serving's CPU build has no XLA). A GAN whose
+``HParams.self_ensemble`` is set is served averaged over the 8 flips/rotations
+of its input (:class:`trainer.models.ensemble.DihedralEnsemble`), so the gate
+and every client see that function.
 
 What differs by GAN kind (inputs, the example features, how the generator is
 called) is :mod:`trainer.kinds`; this module is the one export path, used by
@@ -33,6 +36,7 @@ from trainer import features as F
 from trainer import kinds
 from trainer import preprocessing as P
 from trainer import registry
+from trainer.models.ensemble import DihedralEnsemble
 
 MASK_FEATURE = kinds.MASK_FEATURE    # inpainting: the mask of serving_tf_example's records
 SEED_FEATURE = kinds.SEED_FEATURE    # unconditional: the seed of serving_tf_example's records
@@ -142,7 +146,9 @@ class GeneratorModule(tf.Module):
         super().__init__(name=f"{self.spec.name}_generator")
         self.kind = kinds.get(self.spec.kind)
         self.objective = self.spec.load()
-        self.generator = generator
+        # HParams.self_ensemble: serve the generator averaged over the 8 orientations
+        self.generator = (DihedralEnsemble(generator) if getattr(hparams, "self_ensemble", False)
+                          else generator)
         self.hparams = hparams
         self.is_ct = bool(is_ct)
         self.ct_window = tuple(float(v) for v in ct_window)

@@ -55,6 +55,9 @@ class HParams:
     max_size_ratio: float = 0.3            # each shape at most this fraction of the side
     max_thickness: int = 20                # stroke thickness bound, pixels
     seed: int = 0                          # seed of the masks (and the random VGG stand-in)
+    # serve the generator averaged over the 8 flips/rotations of its input (8x its compute;
+    # trainer.models.ensemble)
+    self_ensemble: bool = False
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "base_filters", "d_num_down",

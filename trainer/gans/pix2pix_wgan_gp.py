@@ -44,6 +44,9 @@ class HParams:
     # the same random transform on each training pair (trainer.augment.pair_augment):
     # "dihedral" (8 flips/rotations), comma-separated; "" = off
     pair_augment: str = ""
+    # serve the generator averaged over the 8 flips/rotations of its input (8x its compute;
+    # trainer.models.ensemble)
+    self_ensemble: bool = False
 
     def __post_init__(self):
         check_fields(self, positive=("image_size", "channels", "base_filters", "batch_size",

@@ -46,6 +46,9 @@ class HParams:
     # the same random transform on each training pair (trainer.augment.pair_augment):
     # "dihedral" (8 flips/rotations), "channels" (6 RGB orders), comma-separated; "" = off
     pair_augment: str = ""
+    # serve the generator averaged over the 8 flips/rotations of its input (8x its compute;
+    # trainer.models.ensemble)
+    self_ensemble: bool = False
     lambda_adv: float = 1.0                 # weight of the adversarial loss (seed: 1)
     lambda_cycle: float = 10.0              # weight of the cycle loss
     lambda_identity: float = 0.0            # weight of the shape-correct identity loss (0 = off)
