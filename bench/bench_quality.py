@@ -112,6 +112,29 @@ def one_pass(task: Task):
     return tf.data.Dataset.from_tensor_slices(task.train).batch(256)
 
 
+def serving_ms_per_image(model_dir: str, spec, hp, is_ct: bool, batch: int = 16,
+                         repeats: int = 5) -> float:
+    """Milliseconds per image of the exported ``serving_default`` (decode, generator,
+    encode) on a batch of ``batch`` seeded random inputs: the median of ``repeats`` warm
+    calls. What a self-ensemble (``HParams.self_ensemble``) costs shows here."""
+    import tensorflow as tf
+
+    from trainer import features as F
+    from trainer import kinds
+    kind = kinds.get(spec.kind)
+    shape = spec.load().input_shapes(hp)[kind.generator_role] if kind.generator_role else ()
+    request = {k: tf.constant(v) for k, v in
+               kind.request(batch, shape, bit_depth=16 if is_ct else 8).items()}
+    serve = tf.saved_model.load(model_dir).signatures[F.SERVING_SIGNATURE]
+    serve(**request)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        serve(**request)
+        times.append(time.perf_counter() - start)
+    return round(float(np.median(times)) * 1000.0 / batch, 2)
+
+
 def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
                     strategy: str = DEFAULT_STRATEGY):
     import tensorflow as tf
@@ -143,6 +166,7 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
     result = E.evaluate(spec.name, model_dir, task.eval_records, task.tft_output, run.evaluation,
                         train_records=task.train_records, hparams=overrides,
                         ct_window=run.ct_window)
+    serve_ms = serving_ms_per_image(model_dir, spec, hp, is_ct)
     primary = kinds.get(spec.kind).primary_metrics[0][0]
     candidate = result.metrics[E.CANDIDATE]
     gain = result.decision.gain
@@ -158,7 +182,7 @@ def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: flo
                                            "per_image": [[i, g] for i, g in
                                                          zip(task.eval_ids, gain.per_image)]},
         "blessed": result.decision.blessed, "reasons": result.decision.reasons,
-        "training_findings": findings, "train_s": round(seconds, 1),
+        "training_findings": findings, "train_s": round(seconds, 1), "serve_ms": serve_ms,
     }
 
 
@@ -175,6 +199,7 @@ def describe(r: dict) -> str:
     if "class_coverage" in r["extras"]:
         parts.append(f"classes {r['extras']['class_coverage']:.0%}, TV {r['extras']['class_tv']:.3f}")
     parts.append("BLESSED" if r["blessed"] else "refused")
+    parts.append(f"served in {r['serve_ms']:.1f} ms/image")
     return "; ".join(parts)
 
 
@@ -201,6 +226,7 @@ def table(rows: list[dict], gans, variants) -> list[str]:
                 other.append("classes " + "/".join(
                     f"{round(r['extras']['class_coverage'] * 10)}" for r in mine) + " of 10, TV "
                     + "/".join(f"{r['extras']['class_tv']:.2f}" for r in mine))
+            other.append(f"served in {np.mean([r['serve_ms'] for r in mine]):.1f} ms/image")
             lines.append(f"| {gan} | {variant} | {mine[0]['primary']} {values.mean():.3f} ± "
                          f"{std:.3f} | {base} | {np.mean(gains):+.2f} |" if gains else
                          f"| {gan} | {variant} | {mine[0]['primary']} {values.mean():.3f} ± "

@@ -32,4 +32,5 @@ def test_bench_quality_scores_gans_and_twins_with_the_evaluator(tmp_path):
     assert twin["baselines"] == ct["baselines"]           # same data, same baselines
     assert digits["primary"] == "fd_fraction" and 0 <= digits["extras"]["class_coverage"] <= 1
     assert digits["fd_real_vs_real"] > 0
-    assert "| pix2pix_wgan_gp | twin | psnr" in proc.stdout
+    assert all(r["serve_ms"] > 0 for r in rows)           # the served model's cost per image
+    assert "| pix2pix_wgan_gp | twin | psnr" in proc.stdout and "ms/image" in proc.stdout
