@@ -87,6 +87,27 @@ def test_twin_generator_step_is_the_pure_l1_step():
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_pix2pix_squared_error_term_is_weighted_into_the_generator_loss():
+    """g_loss = λ_l1·L1 + λ_l2·MSE of the step's generator output (no critic term here)."""
+    spec = registry.get("pix2pix_wgan_gp")
+    module = spec.load()
+    for l1_weight, l2_weight in ((0.0, 2.0), (3.0, 2.0)):
+        hp = spec.hparams({**tiny("pix2pix_wgan_gp"), "lambda_adv": 0.0, "dropout_rate": 0.0,
+                           "generator_norm": "layer", "lambda_l1": l1_weight,
+                           "lambda_l2": l2_weight})
+        batch = batch_for(module, hp, hp.batch_size)
+        tf.keras.utils.set_random_seed(0)
+        gan = module.build(hp)
+        x, y = batch["input"], batch["target"]
+        error = y - np.array(gan.generator(x, training=True))   # before the step's update
+        logs = gan.train_on_batch(batch, return_dict=True)
+        expected = l1_weight * np.abs(error).mean() + l2_weight * np.square(error).mean()
+        assert logs["g_loss"] == pytest.approx(expected, rel=1e-4)
+        assert logs["l1_loss"] == pytest.approx(np.abs(error).mean(), rel=1e-4)
+    with pytest.raises(ValueError, match="lambda_l2"):
+        spec.hparams({"lambda_l2": -1.0})
+
+
 def test_twin_presets_are_checked_at_registration():
     spec = registry.get("pix2pix_wgan_gp")
     bad = registry.Presets(quick=spec.presets().quick, quick_train_steps=1,
