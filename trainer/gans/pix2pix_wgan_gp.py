@@ -39,7 +39,7 @@ class HParams:
     lambda_l1: float = 100.0       # L1 reconstruction weight λ_l1
     lambda_l2: float = 0.0         # squared-error reconstruction weight λ_l2 (seed: 0); PSNR is
                                    # a squared error, so the quick preset uses this instead of L1
-    lambda_adv: float = 1.0        # weight of the adversarial term -D(x, G(x)) (seed: 1; 0 = the L1-only twin)
+    lambda_adv: float = 1.0        # weight of the adversarial term -D(x, G(x)) (seed: 1; 0 = the pixel-loss-only twin)
     n_critic: int = 1              # critic steps per generator step (seed: 1), each on batch_size / n_critic pairs
     gp_epsilon: float = 1e-12      # ε inside the gradient-norm square root (NaN-safe)
     seed: int = 0                  # seed of dropout and the α draws
@@ -190,7 +190,7 @@ class Pix2PixWganGp(GanModel):
 # critic term at the seed's weight 1 cost 1.3 dB; lambda_adv 0.1 gave 38.25 (seed 0).
 # Those figures were on crops of the training slices. On a slice never trained on, 3
 # seeds: 32.18 dB against non-local means' 32.15 (1,500 steps: 31.75, seed 0), 32.98
-# with the eight flips/rotations of each pair, 33.06 with 24 base filters instead of 16
+# with the eight flips/rotations of each pair, 33.06 with 24 base filters instead of 16,
 # 33.20 serving the generator averaged over the eight orientations of its input
 # (self_ensemble) and 33.28 with a squared-error pixel loss instead of L1 (PSNR is a
 # squared error; 3000 x MSE, 33.30 at 10000; docs/EVALUATION.md).
