@@ -19,6 +19,18 @@ def test_evaluation_overrides_one_gans_thresholds():
     assert runs["vanilla_gan"].evaluation == EvalConfig()
 
 
+def test_hparams_turn_the_pix2pix_self_ensemble_off_on_top_of_the_quick_preset():
+    """docs/SERVING.md: train with self_ensemble false to serve the plain generator."""
+    from trainer import registry
+    default = {r.gan: r for r in config("--gans", "pix2pix_wgan_gp").runs}["pix2pix_wgan_gp"]
+    (run,) = config("--gans", "pix2pix_wgan_gp",
+                    "--hparams", 'pix2pix_wgan_gp={"self_ensemble": false}').runs
+    hp = registry.get("pix2pix_wgan_gp").hparams(run.hparams)
+    assert default.hparams["self_ensemble"] is True and hp.self_ensemble is False
+    assert {k: v for k, v in run.hparams.items() if k != "self_ensemble"} == {
+        k: v for k, v in default.hparams.items() if k != "self_ensemble"}   # the rest is kept
+
+
 @pytest.mark.parametrize("value, match", [
     ('dcgan={"max_fd_fraction": 2', "--evaluation value is not JSON"),
     ('dcgan={"no_such_key": 1}', r"unknown EvalConfig key\(s\) \['no_such_key'\]"),
