@@ -2,7 +2,7 @@
 
 Paired image-to-image (low-dose → normal-dose CT): a U-Net generator and a
 conditional PatchGAN critic trained with the WGAN-GP objective plus the
-pix2pix L1 term.
+pix2pix L1 term (and, optionally, a squared-error term).
 
 Generator call: ``generator(input_image [B, S, S, C]) -> [B, S, S, C]``.
 """
@@ -75,7 +75,7 @@ def input_shapes(hp: HParams) -> dict[str, tuple[int, int, int]]:
 
 
 class Pix2PixWganGp(GanModel):
-    """U-Net generator + conditional PatchGAN critic, WGAN-GP + λ_l1·L1.
+    """U-Net generator + conditional PatchGAN critic, WGAN-GP + λ_l1·L1 (+ λ_l2·MSE).
 
     Critic:    L_D = D(x, G(x)) - D(x, y) + λ_gp · GP
     Generator: L_G = -λ_adv · D(x, G(x)) + λ_l1 · |y - G(x)| + λ_l2 · (y - G(x))²
@@ -90,11 +90,12 @@ class Pix2PixWganGp(GanModel):
     adversarial term P-fold next to λ_l1·L1.
     """
 
-    LOSS_NAMES = ("d_loss", "g_loss", "l1_loss", "gp")
+    LOSS_NAMES = ("d_loss", "g_loss", "l1_loss", "l2_loss", "gp")
     PLAYERS = (("generator",), ("critic",))
 
     def __init__(self, hparams: HParams, **kwargs):
-        super().__init__(hparams, input_shapes(hparams), name="pix2pix_wgan_gp", **kwargs)
+        names = tuple(n for n in self.LOSS_NAMES if n != "l2_loss" or hparams.lambda_l2 > 0)
+        super().__init__(hparams, input_shapes(hparams), names, name="pix2pix_wgan_gp", **kwargs)
         hp = hparams
         self.pair_policy = augment.parse_pair_policy(hp.pair_augment)
         shape = (hp.image_size, hp.image_size, hp.channels)
@@ -110,7 +111,7 @@ class Pix2PixWganGp(GanModel):
                                       "pix2pix_wgan_gp batch_size / n_critic")
 
     def compile(self, d_optimizer=None, g_optimizer=None, lambda_gp: float | None = None,
-                lambda_l1: float | None = None, **kwargs):
+                lambda_l1: float | None = None, lambda_l2: float | None = None, **kwargs):
         """Optimisers default to Adam(lr, β1, β2) from the hyper-parameters."""
         hp = self.hparams
         self._compile_base(**kwargs)
@@ -122,6 +123,10 @@ class Pix2PixWganGp(GanModel):
             self.generator.trainable_variables)
         self.lambda_gp = hp.lambda_gp if lambda_gp is None else float(lambda_gp)
         self.lambda_l1 = hp.lambda_l1 if lambda_l1 is None else float(lambda_l1)
+        self.lambda_l2 = hp.lambda_l2 if lambda_l2 is None else float(lambda_l2)
+        if self.lambda_l2 > 0 and "l2_loss" not in self._trackers:
+            raise ValueError("lambda_l2 > 0 needs HParams.lambda_l2 > 0 at build time, received "
+                             f"lambda_l2={self.lambda_l2}")
 
     def generator_inputs(self, batch):
         return batch[F.INPUT]
@@ -133,7 +138,8 @@ class Pix2PixWganGp(GanModel):
         #    D(x, G(x)) - D(x, y) + λ_gp·GP with α ~ U[0, 1] per example; update the critic.
         # 3. Generator loss -D(x, G(x)) + λ_l1·|y - G(x)| + λ_l2·(y - G(x))² on the whole
         #    batch; update G.
-        # 4. Report d_loss (over all critic steps), g_loss, the unweighted L1 and GP.
+        # 4. Report d_loss (over all critic steps), g_loss, the unweighted L1 (and the
+        #    squared error when λ_l2 > 0) and GP.
         #
         # WGAN-GP's Algorithm 1 samples fresh real data for every critic
         # iteration; fitting the critic n_critic times to one real batch
@@ -172,11 +178,13 @@ class Pix2PixWganGp(GanModel):
             l1 = losses.l1_loss(y, fake)
             g_loss = (self.hparams.lambda_adv * losses.wasserstein_generator_loss(fake_logits)
                       + self.lambda_l1 * l1)                                         # [B]
-            if self.hparams.lambda_l2:
-                g_loss += self.hparams.lambda_l2 * losses.l2_loss(y, fake)
+            terms = {"d_loss": d_loss, "l1_loss": l1, "gp": gp}
+            if "l2_loss" in self._trackers:
+                terms["l2_loss"] = losses.l2_loss(y, fake)
+                g_loss += self.lambda_l2 * terms["l2_loss"]
             g_scaled = distribute.global_batch_mean(g_loss)
         self.apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
-        return self.record({"d_loss": d_loss, "g_loss": g_loss, "l1_loss": l1, "gp": gp})
+        return self.record({**terms, "g_loss": g_loss})
 
 
 # Quick preset (bench/bench_quality.py, docs/EVALUATION.md). Layer norm in the U-Net:

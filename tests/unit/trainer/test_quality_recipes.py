@@ -68,11 +68,14 @@ def test_residual_unet_is_the_identity_at_init_and_clips():
     assert y.min() >= -1.0 and y.max() <= 1.0 and np.isclose(y, 1.0).any()
 
 
-def test_twin_generator_step_is_the_pure_l1_step():
+@pytest.mark.parametrize("pixel", [{}, {"lambda_l1": 0.0, "lambda_l2": 3000.0}],
+                         ids=["seed_l1", "quick_squared_error"])
+def test_twin_generator_step_is_the_pure_pixel_loss_step(pixel):
     """lambda_adv = 0: the generator's update does not depend on the critic."""
     spec = registry.get("pix2pix_wgan_gp")
     module = spec.load()
-    hp = spec.hparams({**tiny("pix2pix_wgan_gp"), **spec.presets().twin, "dropout_rate": 0.0})
+    hp = spec.hparams({**tiny("pix2pix_wgan_gp"), **spec.presets().twin, "dropout_rate": 0.0,
+                       **pixel})
     batch = batch_for(module, hp, hp.batch_size)
     results = []
     for critic_seed in (1, 2):
@@ -104,8 +107,14 @@ def test_pix2pix_squared_error_term_is_weighted_into_the_generator_loss():
         expected = l1_weight * np.abs(error).mean() + l2_weight * np.square(error).mean()
         assert logs["g_loss"] == pytest.approx(expected, rel=1e-4)
         assert logs["l1_loss"] == pytest.approx(np.abs(error).mean(), rel=1e-4)
+        assert logs["l2_loss"] == pytest.approx(np.square(error).mean(), rel=1e-4)
     with pytest.raises(ValueError, match="lambda_l2"):
         spec.hparams({"lambda_l2": -1.0})
+    # no squared-error term: nothing logged for it, and compile() cannot add one
+    gan = module.build(spec.hparams(tiny("pix2pix_wgan_gp")))
+    assert "l2_loss" not in [m.name for m in gan.metrics]
+    with pytest.raises(ValueError, match="HParams.lambda_l2 > 0 at build time"):
+        gan.compile(lambda_l2=1.0)
 
 
 def test_twin_presets_are_checked_at_registration():
