@@ -146,19 +146,31 @@ class GeneratorModule(tf.Module):
         super().__init__(name=f"{self.spec.name}_generator")
         self.kind = kinds.get(self.spec.kind)
         self.objective = self.spec.load()
-        # HParams.self_ensemble: serve the generator averaged over the 8 orientations
-        self.generator = (DihedralEnsemble(generator) if getattr(hparams, "self_ensemble", False)
-                          else generator)
         self.hparams = hparams
         self.is_ct = bool(is_ct)
         self.ct_window = tuple(float(v) for v in ct_window)
         self.shapes = self.objective.input_shapes(hparams)
+        # HParams.self_ensemble: serve the generator averaged over the 8 orientations
+        self.generator = generator
+        if getattr(hparams, "self_ensemble", False):
+            self._check_self_ensemble()
+            self.generator = DihedralEnsemble(generator)
         if tft_output is not None and images is not None:
             raise ValueError(f"{self.spec.name}: give tft_output or images, not both")
         self.images = TransformImages(tft_output, self.is_ct) if tft_output is not None else images
         if self.kind.generator_role is not None and self.images is None:
             raise ValueError(f"{self.spec.name}: image GANs need the Transform output to export "
                              f"(or images=PlainImages() for a generator trained elsewhere)")
+
+    def _check_self_ensemble(self):
+        """Before any tracing: the self-ensemble turns image inputs, which must be square."""
+        if self.kind.generator_role is None:
+            raise ValueError(f"{self.spec.name}: self_ensemble needs a generator of images; "
+                             f"this {self.spec.kind} generator reads seeds")
+        for role, (h, w, _) in self.shapes.items():
+            if h != w:
+                raise ValueError(f"{self.spec.name}: self_ensemble needs square images, "
+                                 f"{role} is {h}x{w}")
 
     # ------------------------------------------------- pieces the kinds use
     image_size_check = staticmethod(image_size_check)
@@ -196,8 +208,9 @@ class GeneratorModule(tf.Module):
     def signatures(self) -> dict:
         """Concrete functions keyed by signature name.
 
-        Also saves ``generate`` (not a serving signature): the bare generator on
-        already-preprocessed inputs, for evaluation and for parity checks.
+        Also saves ``generate`` (not a serving signature): the served generator (the
+        self-ensemble when ``HParams.self_ensemble`` is set) on already-preprocessed
+        inputs, for evaluation and for parity checks.
         """
         dtypes = {kinds.STRING: tf.string, kinds.INT64: tf.int64}
         kind = self.kind

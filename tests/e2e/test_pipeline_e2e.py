@@ -124,7 +124,8 @@ def transform_output(home, gan):
 
 @pytest.mark.parametrize("gan", ["pix2pix_wgan_gp", "srrescycgan", "pconv_inpainting"])
 def test_serving_on_raw_bytes_equals_transform_plus_generator(pipeline, gan):
-    """The signature (bytes in) == tf.Transform's own Python path + the bare generator."""
+    """The signature (bytes in) == tf.Transform's own Python path + the served generator
+    (``generate``: the self-ensemble where the preset sets one)."""
     import tensorflow as tf
     spec = registry.get(gan)
     raw, recs = eval_records(pipeline["data"], spec.dataset)

@@ -35,8 +35,8 @@ class DihedralEnsemble(tf.Module):
     Called as the generator is: ``ensemble(x)`` or ``ensemble([x, mask])`` with
     every input [B, S, S, C] square (an inpainting mask turns with its image; an
     SR generator's low-resolution input turns and its high-resolution output
-    turns back). One generator call per orientation keeps the peak memory of a
-    single call.
+    turns back). The generator is called once per orientation on the batch as it
+    is, rather than once on an 8 times larger batch.
     """
 
     def __init__(self, generator, name: str | None = None):

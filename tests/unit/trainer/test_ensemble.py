@@ -1,4 +1,6 @@
 """Geometric self-ensemble: the generator averaged over the 8 flips/rotations of its input."""
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -43,15 +45,22 @@ def test_ensemble_averages_the_generator_over_the_orientations():
     assert not np.allclose(out, _shift_right(x))
 
 
-def test_ensemble_turns_every_input_together_and_resizing_outputs_back():
-    """Inpainting: the mask turns with its image; SR: a larger output turns back."""
-    image, mask = tf.constant(_images([1, 4, 4, 1])), tf.constant(_images([1, 4, 4, 1], 1))
+def _shifted_upsampled_product(inputs, training=False):
+    """Not equivariant, two inputs, an output twice their size (as SR's): the product of
+    the inputs, shifted right, upsampled."""
+    a, b = inputs
+    return tf.image.resize(_shift_right(a * b), [a.shape[1] * 2] * 2, method="nearest")
 
-    def upsample_product(inputs, training=False):
-        a, b = inputs
-        return tf.image.resize(a * b, [8, 8], method="nearest")
-    out = DihedralEnsemble(upsample_product)([image, mask])
-    np.testing.assert_allclose(out, upsample_product([image, mask]), atol=1e-6)
+
+def test_ensemble_turns_every_input_together_and_a_larger_output_back():
+    """Inpainting: the mask turns with its image; SR: a larger output turns back."""
+    image, mask = tf.constant(_images([2, 4, 4, 1])), tf.constant(_images([2, 4, 4, 1], 1))
+    expected = np.mean([unorient(_shifted_upsampled_product([orient(image, k), orient(mask, k)]),
+                                 k) for k in range(8)], axis=0)
+    out = DihedralEnsemble(_shifted_upsampled_product)([image, mask]).numpy()
+    assert out.shape == (2, 8, 8, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert not np.allclose(out, _shifted_upsampled_product([image, mask]), atol=1e-3)
 
 
 def test_ensemble_refuses_images_that_are_not_square():
@@ -71,6 +80,53 @@ def test_exported_generator_is_the_ensemble_when_hparams_ask_for_it(tmp_path):
     np.testing.assert_allclose(served.generator(x), DihedralEnsemble(generator)(x), atol=1e-6)
     assert unchanged.generator is generator
     assert not np.allclose(served.generator(x), generator(x), atol=1e-4)
-    # the SavedModel TF Serving loads computes the same
+    # the SavedModel TF Serving loads computes the same, in generate and serving_default
     loaded = tf.saved_model.load(export.save(served, str(tmp_path / "1"), warmup=[]))
     np.testing.assert_allclose(loaded.generate(x), DihedralEnsemble(generator)(x), atol=1e-5)
+    pixels = np.random.default_rng(2).integers(0, 65536, (2, 32, 32, 1), dtype=np.uint16)
+    pngs = tf.constant([tf.io.encode_png(p).numpy() for p in pixels])
+    decoded = tf.constant(pixels / 65535.0 * 2.0 - 1.0, tf.float32)   # PlainImages' mapping
+    served_out = loaded.signatures["serving_default"](images=pngs)["generated"]
+    np.testing.assert_allclose(served_out, DihedralEnsemble(generator)(decoded), atol=1e-5)
+
+
+def _module(gan, generator, hp_overrides):
+    spec = registry.get(gan)
+    hp = spec.hparams({**spec.presets().tiny, **hp_overrides})
+    return GeneratorModule(gan, generator, hp, images=PlainImages())
+
+
+def test_inpainting_and_sr_exports_serve_the_ensemble_over_all_their_inputs():
+    pconv = _module("pconv_inpainting", _shifted_upsampled_product, {"self_ensemble": True})
+    image, mask = tf.constant(_images([1, 32, 32, 3])), tf.constant(_images([1, 32, 32, 1], 1))
+    expected = DihedralEnsemble(_shifted_upsampled_product)([image, mask])
+    np.testing.assert_allclose(pconv.kind.call_generator(pconv.generator, image, mask), expected)
+
+    sr_spec = registry.get("srrescycgan")
+    lr_side = sr_spec.load().input_shapes(sr_spec.hparams(sr_spec.presets().tiny))["input"][0]
+    inputs = keras.Input((lr_side, lr_side, 3))
+    upsample = keras.Model(inputs, keras.layers.Conv2DTranspose(3, 4, 4)(inputs))
+    sr = _module("srrescycgan", upsample, {"self_ensemble": True})
+    lr = tf.constant(_images([2, lr_side, lr_side, 3]))
+    np.testing.assert_allclose(sr.kind.call_generator(sr.generator, lr),
+                               DihedralEnsemble(upsample)(lr), atol=1e-6)
+    assert not np.allclose(sr.generator(lr), upsample(lr), atol=1e-4)
+
+
+def test_self_ensemble_is_refused_where_it_cannot_apply(monkeypatch):
+    """At export set-up, before anything is traced: seeds cannot turn, nor can
+    non-square images."""
+    vanilla = registry.get("vanilla_gan")
+
+    @dataclasses.dataclass(frozen=True)
+    class WithEnsemble(type(vanilla.hparams({}))):
+        self_ensemble: bool = True
+    with pytest.raises(ValueError, match="vanilla_gan: self_ensemble needs a generator of "
+                                         "images; this unconditional generator reads seeds"):
+        GeneratorModule("vanilla_gan", _shift_right, WithEnsemble())
+
+    pix2pix = registry.get("pix2pix_wgan_gp")
+    monkeypatch.setattr(pix2pix.load(), "input_shapes",
+                        lambda hp: {"input": (32, 16, 1), "target": (32, 16, 1)})
+    with pytest.raises(ValueError, match="self_ensemble needs square images, input is 32x16"):
+        _module("pix2pix_wgan_gp", _shift_right, {"self_ensemble": True})
