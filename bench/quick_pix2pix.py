@@ -6,7 +6,9 @@ materialised Transform output.
         300:1e-3:0 300:1e-3:1 600:5e-4:0 600:5e-4:1
 
 Each setting is STEPS:LR:SEED; PSNR is tf.image.psnr on [-1, 1] images (data range 2),
-averaged over the eval split.
+averaged over the eval split. It scores the trained generator itself, in process: no
+weight averaging and no self-ensemble, so not what the pipeline serves; for that, use
+bench/bench_quality.py, which scores the exported model with the Evaluator's code.
 """
 import glob
 import os
