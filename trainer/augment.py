@@ -101,11 +101,25 @@ def parse_pair_policy(policy: str) -> tuple[str, ...]:
     return _parse(policy, PAIR_POLICIES, "pair augmentation")
 
 
+ORIENTATIONS = 8   # k = 0..7: k % 4 quarter turns, then a left-right flip when k >= 4
+
+
+def orient(images: tf.Tensor, k: int) -> tf.Tensor:
+    """Square ``images`` [B, S, S, C] all in orientation ``k`` (0..7)."""
+    out = tf.image.rot90(images, k % 4)
+    return tf.reverse(out, axis=[2]) if k >= 4 else out
+
+
+def unorient(images: tf.Tensor, k: int) -> tf.Tensor:
+    """The inverse of :func:`orient`: ``unorient(orient(x, k), k) == x``."""
+    out = tf.reverse(images, axis=[2]) if k >= 4 else images
+    return tf.image.rot90(out, (4 - k % 4) % 4)
+
+
 def dihedral(images: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
-    """Square ``images`` [B, S, S, C] each through one of the 8 flips/rotations, ``k`` [B] in
-    0..7: k % 4 quarter turns, then a left-right flip when k >= 4."""
-    variants = [tf.image.rot90(images, q) for q in range(4)]
-    variants += [tf.reverse(v, axis=[2]) for v in variants]
+    """Square ``images`` [B, S, S, C] each in its own orientation, ``k`` [B] in 0..7
+    (:func:`orient`)."""
+    variants = [orient(images, q) for q in range(ORIENTATIONS)]
     stacked = tf.stack(variants, axis=1)                                   # [B, 8, S, S, C]
     return tf.gather(stacked, k, axis=1, batch_dims=1)
 
@@ -132,7 +146,7 @@ def pair_augment(images: list, policy: tuple[str, ...], seed: tf.Tensor) -> list
                     raise ValueError(f"dihedral augmentation needs square images of static "
                                      f"size, received shape {x.shape}")
             k = distribute.replica_slice(lambda g, s=seed_i: tf.random.stateless_uniform(
-                [g], s, maxval=8, dtype=tf.int32), local)
+                [g], s, maxval=ORIENTATIONS, dtype=tf.int32), local)
             images = [dihedral(x, k) for x in images]
         elif all(x.shape[-1] == 3 for x in images):   # channels
             order = distribute.replica_slice(lambda g, s=seed_i: tf.random.stateless_uniform(

@@ -13,20 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-ORIENTATIONS = 8   # k = 0..7: k % 4 quarter turns, then a left-right flip when k >= 4
-
-
-def orient(images: tf.Tensor, k: int) -> tf.Tensor:
-    """Square ``images`` [B, S, S, C] in orientation ``k`` (the same for every example;
-    :func:`trainer.augment.dihedral` draws one per example)."""
-    out = tf.image.rot90(images, k % 4)
-    return tf.reverse(out, axis=[2]) if k >= 4 else out
-
-
-def unorient(images: tf.Tensor, k: int) -> tf.Tensor:
-    """The inverse of :func:`orient`: ``unorient(orient(x, k), k) == x``."""
-    out = tf.reverse(images, axis=[2]) if k >= 4 else images
-    return tf.image.rot90(out, (4 - k % 4) % 4)
+from trainer.augment import ORIENTATIONS, orient, unorient
 
 
 class DihedralEnsemble(tf.Module):

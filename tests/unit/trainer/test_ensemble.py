@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from trainer import augment, export, registry
 from trainer.export import GeneratorModule, PlainImages
-from trainer.models.ensemble import ORIENTATIONS, DihedralEnsemble, orient, unorient
+from trainer.augment import ORIENTATIONS, orient, unorient
+from trainer.models.ensemble import DihedralEnsemble
 
 
 def _images(shape, seed=0):
