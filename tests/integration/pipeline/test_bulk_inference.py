@@ -176,7 +176,7 @@ def test_a_pipeline_run_writes_generated_images(tmp_path):
     """The smallest real run: pix2pix, 2 steps, blessing thresholds opened so it is pushed."""
     import dataclasses
 
-    from support.pipeline_run import TINY_HPARAMS
+    from support.pipeline_run import tiny_hparams
     from tfx_pipeline.configs import PipelineConfig, preset_runs
     from tfx_pipeline.ingest.demo_data import DemoOptions, ct_items
     from tfx_pipeline.ingest.writer import write_span
@@ -185,7 +185,7 @@ def test_a_pipeline_run_writes_generated_images(tmp_path):
 
     # 22 records: 3 in the eval split (the evaluator needs 2)
     write_span(ct_items(DemoOptions(count=22)), str(tmp_path / "data" / "ct"), progress=False)
-    (run,) = preset_runs("quick", str(tmp_path / "data"), [GAN], {GAN: TINY_HPARAMS[GAN]}, 2)
+    (run,) = preset_runs("quick", str(tmp_path / "data"), [GAN], {GAN: tiny_hparams(GAN)}, 2)
     run = dataclasses.replace(run, bulk_infer_split="eval", steps_per_epoch=2,
                               evaluation=EvalConfig(min_psnr_gain_db=-100.0, min_ssim_gain=-2.0))
     config = PipelineConfig("bulk", str(tmp_path / "root"), str(tmp_path / "serving"), (run,),
