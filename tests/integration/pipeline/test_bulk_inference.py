@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from support.dicom import STANDIN_WINDOW, expected_hu, pointwise
+from support.pipeline_run import tiny_hparams
 from support.transform_graph import Filter, ct_small_items, write_examples, write_transform_graph
 from trainer import features as F
 
@@ -176,7 +177,6 @@ def test_a_pipeline_run_writes_generated_images(tmp_path):
     """The smallest real run: pix2pix, 2 steps, blessing thresholds opened so it is pushed."""
     import dataclasses
 
-    from support.pipeline_run import tiny_hparams
     from tfx_pipeline.configs import PipelineConfig, preset_runs
     from tfx_pipeline.ingest.demo_data import DemoOptions, ct_items
     from tfx_pipeline.ingest.writer import write_span
