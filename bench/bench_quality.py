@@ -36,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from bench import harness  # noqa: E402
 from trainer import registry  # noqa: E402
 from trainer.config import DEFAULT_STRATEGY, MIRRORED  # noqa: E402
 
@@ -126,13 +127,8 @@ def serving_ms_per_image(model_dir: str, spec, hp, is_ct: bool, batch: int = 16,
     request = {k: tf.constant(v) for k, v in
                kind.request(batch, shape, bit_depth=16 if is_ct else 8).items()}
     serve = tf.saved_model.load(model_dir).signatures[F.SERVING_SIGNATURE]
-    serve(**request)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        serve(**request)
-        times.append(time.perf_counter() - start)
-    return round(float(np.median(times)) * 1000.0 / batch, 2)
+    stats = harness.measure(lambda: serve(**request), warmup=1, repeats=repeats)
+    return round(stats.median * 1000.0 / batch, 2)
 
 
 def train_and_score(task: Task, overrides: dict, steps: int, seed: int, ema: float, tag: str,
