@@ -104,6 +104,14 @@ def parse_pair_policy(policy: str) -> tuple[str, ...]:
 ORIENTATIONS = 8   # k = 0..7: k % 4 quarter turns, then a left-right flip when k >= 4
 
 
+def require_square(tensors, what: str) -> None:
+    """Raise unless every tensor is [B, S, S, C] with S static: ``what`` turns them."""
+    for x in tensors:
+        if x.shape.rank != 4 or x.shape[1] is None or x.shape[1] != x.shape[2]:
+            raise ValueError(f"{what} needs square images [B, S, S, C] of static size, "
+                             f"received shape {x.shape}")
+
+
 def orient(images: tf.Tensor, k: int) -> tf.Tensor:
     """Square ``images`` [B, S, S, C] all in orientation ``k`` (0..7)."""
     out = tf.image.rot90(images, k % 4)
@@ -141,10 +149,7 @@ def pair_augment(images: list, policy: tuple[str, ...], seed: tf.Tensor) -> list
     for i, name in enumerate(policy):
         seed_i = tf.random.experimental.stateless_fold_in(seed, i)
         if name == "dihedral":
-            for x in images:
-                if x.shape[1] is None or x.shape[1] != x.shape[2]:
-                    raise ValueError(f"dihedral augmentation needs square images of static "
-                                     f"size, received shape {x.shape}")
+            require_square(images, "dihedral augmentation")
             k = distribute.replica_slice(lambda g, s=seed_i: tf.random.stateless_uniform(
                 [g], s, maxval=ORIENTATIONS, dtype=tf.int32), local)
             images = [dihedral(x, k) for x in images]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from trainer.augment import ORIENTATIONS, orient, unorient
+from trainer.augment import ORIENTATIONS, orient, require_square, unorient
 
 
 class DihedralEnsemble(tf.Module):
@@ -33,10 +33,7 @@ class DihedralEnsemble(tf.Module):
     def __call__(self, inputs, training: bool = False):
         several = isinstance(inputs, (list, tuple))
         tensors = list(inputs) if several else [inputs]
-        for x in tensors:
-            if x.shape.rank != 4 or x.shape[1] is None or x.shape[1] != x.shape[2]:
-                raise ValueError(f"self-ensemble needs square images [B, S, S, C] of static "
-                                 f"size, received shape {x.shape}")
+        require_square(tensors, "self-ensemble")
         total = None
         for k in range(ORIENTATIONS):
             turned = [orient(x, k) for x in tensors]
